@@ -95,7 +95,9 @@ impl VirtualClock {
     /// several participants created before a join cannot let time run ahead of each other.
     pub fn participate<F: Future>(&self, work: F) -> impl Future<Output = F::Output> + use<F> {
         self.lock().active += 1;
-        let done = ActiveGuard { clock: self.clone() };
+        let done = ActiveGuard {
+            clock: self.clone(),
+        };
         let id = self.inner.id;
         async move {
             let _done = done;
@@ -307,7 +309,11 @@ mod tests {
             }
         };
         let (slept, worked) = tokio::join!(clock.participate(sleeper), clock.participate(worker));
-        assert_eq!(worked, Duration::ZERO, "time moved while a participant worked");
+        assert_eq!(
+            worked,
+            Duration::ZERO,
+            "time moved while a participant worked"
+        );
         assert_eq!(slept, Duration::from_secs(5));
     }
 
@@ -347,7 +353,11 @@ mod tests {
         let clock = VirtualClock::new();
         let (release, worker) = busy_participant(&clock).await;
         let due = clock.sleep(Duration::from_secs(3));
-        assert_eq!(clock.elapsed(), Duration::ZERO, "time moved while a participant worked");
+        assert_eq!(
+            clock.elapsed(),
+            Duration::ZERO,
+            "time moved while a participant worked"
+        );
         clock.advance(Duration::from_secs(5));
         due.await;
         assert_eq!(clock.elapsed(), Duration::from_secs(5));

@@ -1,0 +1,450 @@
+//! The Atlas Admin API client and its operations.
+
+use std::time::{Duration, Instant};
+
+use clock::SharedClock;
+use diqwest::WithDigestAuth;
+use reqwest::{Method, Url, header};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::auth::Auth;
+use crate::credentials::Credentials;
+use crate::error::AtlasError;
+use crate::models::{Cluster, EndpointService, InterfaceEndpoint, to_atlas_region};
+use crate::retry::{RawResponse, RetryPolicy, send_with_retries, transport_error};
+use crate::{MEDIA_TYPE_2023_01_01, MEDIA_TYPE_2024_08_05};
+
+/// The public Atlas endpoint.
+pub const DEFAULT_BASE_URL: &str = "https://cloud.mongodb.com";
+
+/// Settings of an [`AtlasClient`].
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Scheme, host and port of Atlas (no path): `https://cloud.mongodb.com`, or the simulator.
+    pub base_url: String,
+    /// Limit for one whole request, response body included.
+    pub request_timeout: Duration,
+    /// Limit for establishing a connection.
+    pub connect_timeout: Duration,
+    /// Retry budget for 429 and 5xx.
+    pub retry: RetryPolicy,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The defaults with another base URL.
+    pub fn with_base_url(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// A client for the Atlas Admin API private-endpoint operations.
+///
+/// Build one per process (per Lambda cold start) and reuse it: it keeps the HTTP connection
+/// pool, the service-account token and the digest nonce between calls.
+pub struct AtlasClient {
+    http: reqwest::Client,
+    api_base: Url,
+    auth: Auth,
+    clock: SharedClock,
+    retry: RetryPolicy,
+    identity: String,
+}
+
+impl std::fmt::Debug for AtlasClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AtlasClient")
+            .field("api_base", &self.api_base.as_str())
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AtlasClient {
+    /// Builds a client. Plain `http://` is accepted only for loopback addresses (the
+    /// simulator): credentials never travel unencrypted over a network.
+    pub fn new(
+        credentials: Credentials,
+        config: ClientConfig,
+        clock: SharedClock,
+    ) -> Result<Self, AtlasError> {
+        let base = Url::parse(config.base_url.trim_end_matches('/'))
+            .map_err(|e| AtlasError::Config(format!("base URL {:?}: {e}", config.base_url)))?;
+        match base.scheme() {
+            "https" => {}
+            "http" if is_loopback(&base) => {}
+            other => {
+                return Err(AtlasError::Config(format!(
+                    "base URL {:?}: scheme {other} is not allowed (https, or http to 127.0.0.1)",
+                    config.base_url
+                )));
+            }
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.connect_timeout)
+            .user_agent(concat!("atlas-privatelink/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AtlasError::Config(format!("HTTP client: {e}")))?;
+        let join = |path: &str| {
+            base.join(path)
+                .map_err(|e| AtlasError::Config(format!("base URL: {e}")))
+        };
+        let api_base = join("/api/atlas/v2/")?;
+        let token_url = join("/api/oauth/token")?;
+        let identity = credentials.identity().to_owned();
+        let auth = Auth::new(
+            credentials,
+            token_url.to_string(),
+            http.clone(),
+            clock.clone(),
+            config.retry.clone(),
+        );
+        Ok(Self {
+            http,
+            api_base,
+            auth,
+            clock,
+            retry: config.retry,
+            identity,
+        })
+    }
+
+    /// Lists the project's AWS private endpoint services.
+    pub async fn list_endpoint_services(
+        &self,
+        group_id: &str,
+    ) -> Result<Vec<EndpointService>, AtlasError> {
+        let path = [
+            "groups",
+            group_id,
+            "privateEndpoint",
+            "AWS",
+            "endpointService",
+        ];
+        self.call_json(
+            "listEndpointServices",
+            Method::GET,
+            &path,
+            MEDIA_TYPE_2023_01_01,
+            None,
+        )
+        .await
+    }
+
+    /// Creates the project's AWS private endpoint service in `region` (either spelling).
+    ///
+    /// A region that has one already answers [`AtlasError::Conflict`] with
+    /// [`AtlasError::is_service_already_exists_for_region`].
+    pub async fn create_endpoint_service(
+        &self,
+        group_id: &str,
+        region: &str,
+    ) -> Result<EndpointService, AtlasError> {
+        let path = ["groups", group_id, "privateEndpoint", "endpointService"];
+        let body = json!({"providerName": "AWS", "region": to_atlas_region(region)});
+        self.call_json(
+            "createEndpointService",
+            Method::POST,
+            &path,
+            MEDIA_TYPE_2023_01_01,
+            Some(body),
+        )
+        .await
+    }
+
+    /// Reads one AWS private endpoint service.
+    pub async fn get_endpoint_service(
+        &self,
+        group_id: &str,
+        service_id: &str,
+    ) -> Result<EndpointService, AtlasError> {
+        let path = service_path(group_id, service_id);
+        self.call_json(
+            "getEndpointService",
+            Method::GET,
+            &path,
+            MEDIA_TYPE_2023_01_01,
+            None,
+        )
+        .await
+    }
+
+    /// Deletes an AWS private endpoint service. One that is already gone counts as deleted.
+    pub async fn delete_endpoint_service(
+        &self,
+        group_id: &str,
+        service_id: &str,
+    ) -> Result<(), AtlasError> {
+        let path = service_path(group_id, service_id);
+        self.call_delete("deleteEndpointService", &path).await
+    }
+
+    /// Links the VPC interface endpoint `vpce_id` to the service. Atlas answers 409 when it is
+    /// linked already; callers treat that as success after reading it back.
+    pub async fn create_interface_endpoint(
+        &self,
+        group_id: &str,
+        service_id: &str,
+        vpce_id: &str,
+    ) -> Result<InterfaceEndpoint, AtlasError> {
+        let mut path = service_path(group_id, service_id).to_vec();
+        path.push("endpoint");
+        self.call_json(
+            "createInterfaceEndpoint",
+            Method::POST,
+            &path,
+            MEDIA_TYPE_2023_01_01,
+            Some(json!({"id": vpce_id})),
+        )
+        .await
+    }
+
+    /// Reads an interface endpoint's connection status.
+    pub async fn get_interface_endpoint(
+        &self,
+        group_id: &str,
+        service_id: &str,
+        vpce_id: &str,
+    ) -> Result<InterfaceEndpoint, AtlasError> {
+        let path = interface_path(group_id, service_id, vpce_id);
+        self.call_json(
+            "getInterfaceEndpoint",
+            Method::GET,
+            &path,
+            MEDIA_TYPE_2023_01_01,
+            None,
+        )
+        .await
+    }
+
+    /// Unlinks an interface endpoint. One that is already gone counts as deleted.
+    pub async fn delete_interface_endpoint(
+        &self,
+        group_id: &str,
+        service_id: &str,
+        vpce_id: &str,
+    ) -> Result<(), AtlasError> {
+        let path = interface_path(group_id, service_id, vpce_id);
+        self.call_delete("deleteInterfaceEndpoint", &path).await
+    }
+
+    /// Reads a cluster (media type 2024-08-05, which has `connectionStrings.privateEndpoint`).
+    pub async fn get_cluster(
+        &self,
+        group_id: &str,
+        cluster_name: &str,
+    ) -> Result<Cluster, AtlasError> {
+        let path = ["groups", group_id, "clusters", cluster_name];
+        self.call_json(
+            "getCluster",
+            Method::GET,
+            &path,
+            MEDIA_TYPE_2024_08_05,
+            None,
+        )
+        .await
+    }
+
+    async fn call_json<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: &[&str],
+        media_type: &'static str,
+        body: Option<serde_json::Value>,
+    ) -> Result<T, AtlasError> {
+        let raw = self.call(operation, method, path, media_type, body).await?;
+        if !(200..300).contains(&raw.status) {
+            return Err(AtlasError::from_client_status(
+                operation, raw.status, &raw.body,
+            ));
+        }
+        serde_json::from_slice(&raw.body).map_err(|e| AtlasError::Decode {
+            operation,
+            detail: e.to_string(),
+        })
+    }
+
+    async fn call_delete(&self, operation: &'static str, path: &[&str]) -> Result<(), AtlasError> {
+        let raw = self
+            .call(operation, Method::DELETE, path, MEDIA_TYPE_2023_01_01, None)
+            .await?;
+        match raw.status {
+            200..=299 | 404 => Ok(()),
+            status => Err(AtlasError::from_client_status(operation, status, &raw.body)),
+        }
+    }
+
+    /// Sends one API call with retries; refreshes the token once if Atlas refuses it.
+    async fn call(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: &[&str],
+        media_type: &'static str,
+        body: Option<serde_json::Value>,
+    ) -> Result<RawResponse, AtlasError> {
+        let mut url = self.api_base.clone();
+        url.path_segments_mut()
+            .map_err(|()| AtlasError::Config("base URL cannot have a path".into()))?
+            .pop_if_empty()
+            .extend(path);
+        let started = Instant::now();
+        let mut token_refreshed = false;
+        loop {
+            let bearer = match &self.auth {
+                Auth::Bearer(source) => Some(source.token().await?),
+                Auth::Digest(_) => None,
+            };
+            let raw = send_with_retries(&self.retry, self.clock.as_ref(), operation, |_| {
+                let mut request = self
+                    .http
+                    .request(method.clone(), url.clone())
+                    .header(header::ACCEPT, media_type);
+                if let Some(body) = &body {
+                    request = request
+                        .header(header::CONTENT_TYPE, media_type)
+                        .body(body.to_string());
+                }
+                let bearer = bearer.clone();
+                async move {
+                    match (&self.auth, bearer) {
+                        (Auth::Digest(session), _) => match request.send_digest_auth(session).await
+                        {
+                            Ok(response) => RawResponse::from_send(Ok(response)).await,
+                            Err(diqwest::error::Error::Reqwest(e)) => Err(transport_error(e)),
+                            Err(other) => Err(crate::retry::TransportError(format!(
+                                "digest authentication: {other}"
+                            ))),
+                        },
+                        (Auth::Bearer(_), Some(token)) => {
+                            RawResponse::from_send(request.bearer_auth(token.expose()).send().await)
+                                .await
+                        }
+                        (Auth::Bearer(_), None) => {
+                            Err(crate::retry::TransportError("no token".into()))
+                        }
+                    }
+                }
+            })
+            .await;
+            let raw = match raw {
+                Ok(raw) => raw,
+                Err(e) => {
+                    tracing::warn!(operation, error = %e, elapsed_ms = started.elapsed().as_millis() as u64, "atlas call failed");
+                    return Err(e);
+                }
+            };
+            if raw.status == 401
+                && !token_refreshed
+                && let (Auth::Bearer(source), Some(stale)) = (&self.auth, bearer)
+            {
+                // Revoked or expired early: one fresh token, one more try.
+                source.invalidate(&stale).await;
+                token_refreshed = true;
+                continue;
+            }
+            tracing::info!(
+                operation,
+                status = raw.status,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "atlas call"
+            );
+            return Ok(raw);
+        }
+    }
+}
+
+fn service_path<'a>(group_id: &'a str, service_id: &'a str) -> [&'a str; 6] {
+    [
+        "groups",
+        group_id,
+        "privateEndpoint",
+        "AWS",
+        "endpointService",
+        service_id,
+    ]
+}
+
+fn interface_path<'a>(group_id: &'a str, service_id: &'a str, vpce_id: &'a str) -> Vec<&'a str> {
+    let mut path = service_path(group_id, service_id).to_vec();
+    path.extend(["endpoint", vpce_id]);
+    path
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::Secret;
+
+    fn creds() -> Credentials {
+        Credentials::ApiKey {
+            public_key: "pub".into(),
+            private_key: Secret::new("TOPSECRET"),
+        }
+    }
+
+    #[test]
+    fn refuses_plain_http_beyond_loopback() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "https://cloud.mongodb.com/",
+        ] {
+            AtlasClient::new(
+                creds(),
+                ClientConfig::with_base_url(ok),
+                clock::SystemClock::shared(),
+            )
+            .unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        for bad in ["http://cloud.mongodb.com", "ftp://127.0.0.1", "not a url"] {
+            let err = AtlasClient::new(
+                creds(),
+                ClientConfig::with_base_url(bad),
+                clock::SystemClock::shared(),
+            )
+            .expect_err(bad);
+            assert_eq!(err.error_name(), "InvalidRequest");
+        }
+    }
+
+    #[test]
+    fn debug_shows_identity_not_secret() {
+        let client = AtlasClient::new(
+            creds(),
+            ClientConfig::with_base_url("http://127.0.0.1:1"),
+            clock::SystemClock::shared(),
+        )
+        .expect("client");
+        let text = format!("{client:?}");
+        assert!(
+            text.contains("pub") && !text.contains("TOPSECRET"),
+            "{text}"
+        );
+    }
+}
