@@ -1,0 +1,418 @@
+//! Configuration of the simulator: delays, credentials, rate limit, outcomes, and the JSON
+//! scenario document that changes them at run time.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::cluster::ClusterSeed;
+use crate::contract::Contract;
+use crate::faults::Fault;
+
+/// Everything the simulator needs at start.
+#[derive(Clone)]
+pub struct SimConfig {
+    /// How long the state changes take, on the simulator's clock.
+    pub delays: Delays,
+    /// OAuth service accounts accepted by `POST /api/oauth/token`.
+    pub service_accounts: Vec<ServiceAccount>,
+    /// Legacy programmatic API keys accepted with HTTP Digest.
+    pub api_keys: Vec<ApiKey>,
+    /// Lifetime of an access token (Atlas: one hour).
+    pub token_ttl: Duration,
+    /// Lifetime of a Digest nonce; an older nonce gets a `stale=true` challenge.
+    pub nonce_ttl: Duration,
+    /// Live tokens allowed per client id (Atlas: 100); beyond, the token endpoint answers 429.
+    pub max_tokens_per_client: usize,
+    /// Token-bucket rate limit per project, if any.
+    pub rate_limit: Option<RateLimit>,
+    /// Scripted outcomes (failed services, rejected interfaces).
+    pub outcomes: Vec<Outcome>,
+    /// The status a service reaches when it is ready: `AVAILABLE` (AWS) or `WAITING_FOR_USER`.
+    pub service_ready_status: ReadyStatus,
+    /// When set, every Atlas API request and response is checked against the OpenAPI spec.
+    pub contract: Option<Arc<Contract>>,
+    /// Address to listen on (default `127.0.0.1:0`, any free port).
+    pub listen: SocketAddr,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            delays: Delays::default(),
+            service_accounts: vec![ServiceAccount::new("sim-client-id", "sim-client-secret")],
+            api_keys: vec![ApiKey::new("simpublickey", "sim-private-key-0000")],
+            token_ttl: Duration::from_secs(3600),
+            nonce_ttl: Duration::from_secs(60),
+            max_tokens_per_client: 100,
+            rate_limit: None,
+            outcomes: Vec::new(),
+            service_ready_status: ReadyStatus::Available,
+            contract: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+}
+
+impl fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("delays", &self.delays)
+            .field("service_accounts", &self.service_accounts)
+            .field("api_keys", &self.api_keys)
+            .field("token_ttl", &self.token_ttl)
+            .field("nonce_ttl", &self.nonce_ttl)
+            .field("rate_limit", &self.rate_limit)
+            .field("outcomes", &self.outcomes)
+            .field("contract", &self.contract.is_some())
+            .field("listen", &self.listen)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How long each state change takes, measured on the simulator's clock.
+///
+/// In JSON every field is a number of seconds (fractions allowed).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Delays {
+    /// Service creation: `INITIATING` → `AVAILABLE` (or `FAILED`). Atlas: about 2.5 min.
+    #[serde(with = "secs")]
+    pub service_available: Duration,
+    /// Service deletion: `DELETING` → gone.
+    #[serde(with = "secs")]
+    pub service_delete: Duration,
+    /// Interface link: `PENDING_ACCEPTANCE` → `PENDING` (or `REJECTED`).
+    #[serde(with = "secs")]
+    pub interface_pending: Duration,
+    /// Interface link → `AVAILABLE` (or `FAILED`), counted from the link.
+    #[serde(with = "secs")]
+    pub interface_available: Duration,
+    /// Interface removal: `DELETING` → gone.
+    #[serde(with = "secs")]
+    pub interface_delete: Duration,
+    /// How long the cluster stays `UPDATING` after an interface becomes `AVAILABLE`.
+    #[serde(with = "secs")]
+    pub cluster_idle: Duration,
+}
+
+impl Default for Delays {
+    fn default() -> Self {
+        Self {
+            service_available: Duration::from_secs(150),
+            service_delete: Duration::from_secs(60),
+            interface_pending: Duration::from_secs(30),
+            interface_available: Duration::from_secs(120),
+            interface_delete: Duration::from_secs(20),
+            cluster_idle: Duration::from_secs(180),
+        }
+    }
+}
+
+impl Delays {
+    /// Every change happens at once.
+    pub fn instant() -> Self {
+        Self {
+            service_available: Duration::ZERO,
+            service_delete: Duration::ZERO,
+            interface_pending: Duration::ZERO,
+            interface_available: Duration::ZERO,
+            interface_delete: Duration::ZERO,
+            cluster_idle: Duration::ZERO,
+        }
+    }
+}
+
+/// A partial [`Delays`] (seconds); fields left out keep their value.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DelaysPatch {
+    /// Service creation.
+    #[serde(default, with = "opt_secs")]
+    pub service_available: Option<Duration>,
+    /// Service deletion.
+    #[serde(default, with = "opt_secs")]
+    pub service_delete: Option<Duration>,
+    /// Interface acceptance.
+    #[serde(default, with = "opt_secs")]
+    pub interface_pending: Option<Duration>,
+    /// Interface availability, from the link.
+    #[serde(default, with = "opt_secs")]
+    pub interface_available: Option<Duration>,
+    /// Interface removal.
+    #[serde(default, with = "opt_secs")]
+    pub interface_delete: Option<Duration>,
+    /// Cluster update after an interface becomes available.
+    #[serde(default, with = "opt_secs")]
+    pub cluster_idle: Option<Duration>,
+}
+
+impl DelaysPatch {
+    /// `delays` with the fields of this patch replaced.
+    pub fn apply(&self, delays: Delays) -> Delays {
+        Delays {
+            service_available: self.service_available.unwrap_or(delays.service_available),
+            service_delete: self.service_delete.unwrap_or(delays.service_delete),
+            interface_pending: self.interface_pending.unwrap_or(delays.interface_pending),
+            interface_available: self
+                .interface_available
+                .unwrap_or(delays.interface_available),
+            interface_delete: self.interface_delete.unwrap_or(delays.interface_delete),
+            cluster_idle: self.cluster_idle.unwrap_or(delays.cluster_idle),
+        }
+    }
+}
+
+/// An OAuth service account (client credentials).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceAccount {
+    /// Client id (`mdb_sa_id_…` in Atlas).
+    pub client_id: String,
+    /// Client secret. Never logged.
+    pub client_secret: String,
+}
+
+impl ServiceAccount {
+    /// A service account.
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+        }
+    }
+}
+
+impl fmt::Debug for ServiceAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceAccount")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A legacy programmatic API key (HTTP Digest).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiKey {
+    /// Public key: the Digest user name.
+    pub public_key: String,
+    /// Private key: the Digest password. Never logged.
+    pub private_key: String,
+}
+
+impl ApiKey {
+    /// An API key.
+    pub fn new(public_key: impl Into<String>, private_key: impl Into<String>) -> Self {
+        Self {
+            public_key: public_key.into(),
+            private_key: private_key.into(),
+        }
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("public_key", &self.public_key)
+            .field("private_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A token bucket per project: `capacity` requests at once, refilled at `refill_per_second`
+/// on the simulator's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateLimit {
+    /// Bucket size (the `RateLimit-Limit` header).
+    pub capacity: u32,
+    /// Tokens added per second.
+    pub refill_per_second: f64,
+    /// Leave `Retry-After` out of 429 answers, as Atlas sometimes does.
+    #[serde(default)]
+    pub omit_retry_after: bool,
+}
+
+impl RateLimit {
+    /// A bucket of `capacity` refilled at `refill_per_second`, with `Retry-After` headers.
+    pub fn new(capacity: u32, refill_per_second: f64) -> Self {
+        Self {
+            capacity,
+            refill_per_second,
+            omit_retry_after: false,
+        }
+    }
+}
+
+/// The status a ready endpoint service shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReadyStatus {
+    /// `AVAILABLE` (what AWS services show).
+    #[default]
+    Available,
+    /// `WAITING_FOR_USER`.
+    WaitingForUser,
+}
+
+impl ReadyStatus {
+    /// Atlas's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadyStatus::Available => "AVAILABLE",
+            ReadyStatus::WaitingForUser => "WAITING_FOR_USER",
+        }
+    }
+}
+
+/// A scripted outcome. It applies to services created, or interfaces linked, after it is set,
+/// and stays until the outcomes are replaced or the simulator is reset.
+///
+/// JSON: `{"kind":"serviceFailed","region":"us-east-1","message":"…"}`,
+/// `{"kind":"interfaceRejected","vpceId":"vpce-…"}` (no `vpceId`: every interface),
+/// `{"kind":"interfaceFailed"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+pub enum Outcome {
+    /// The service for `region` (either spelling) ends `FAILED` instead of `AVAILABLE`.
+    ServiceFailed {
+        /// Region, `us-east-1` or `US_EAST_1`.
+        region: String,
+        /// The `errorMessage` to show; a default one if absent.
+        #[serde(default)]
+        message: Option<String>,
+    },
+    /// The interface (or every interface) is `REJECTED` after the pending delay.
+    InterfaceRejected {
+        /// Which interface; `None` for all.
+        #[serde(default)]
+        vpce_id: Option<String>,
+    },
+    /// The interface (or every interface) is `FAILED` instead of `AVAILABLE`.
+    InterfaceFailed {
+        /// Which interface; `None` for all.
+        #[serde(default)]
+        vpce_id: Option<String>,
+    },
+}
+
+/// A change of the simulator's set-up: the `--scenario` file and `PUT /__sim/scenario`.
+///
+/// Every field is optional; what is absent is left as it is. `outcomes` replaces the list,
+/// `faults` are queued after those already queued, `clusters` are seeded, and `rateLimit: null`
+/// switches the rate limiter off.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Scenario {
+    /// Delays to change.
+    #[serde(default)]
+    pub delays: Option<DelaysPatch>,
+    /// Outcomes (replace the current list).
+    #[serde(default)]
+    pub outcomes: Option<Vec<Outcome>>,
+    /// `Some(None)` (JSON `null`) turns the rate limiter off.
+    #[serde(default, deserialize_with = "double_option")]
+    pub rate_limit: Option<Option<RateLimit>>,
+    /// Faults to queue.
+    #[serde(default)]
+    pub faults: Option<Vec<Fault>>,
+    /// Clusters to seed.
+    #[serde(default)]
+    pub clusters: Option<Vec<ClusterSeed>>,
+    /// Status of a ready service.
+    #[serde(default)]
+    pub service_ready_status: Option<ReadyStatus>,
+    /// Service accounts (replace the list).
+    #[serde(default)]
+    pub service_accounts: Option<Vec<ServiceAccount>>,
+    /// API keys (replace the list).
+    #[serde(default)]
+    pub api_keys: Option<Vec<ApiKey>>,
+    /// Token lifetime in seconds.
+    #[serde(default, with = "opt_secs")]
+    pub token_ttl: Option<Duration>,
+    /// Nonce lifetime in seconds.
+    #[serde(default, with = "opt_secs")]
+    pub nonce_ttl: Option<Duration>,
+}
+
+fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+fn duration_from_secs<E: serde::de::Error>(value: f64) -> Result<Duration, E> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| E::custom(format!("{value} is not a duration in seconds")))
+}
+
+/// Durations as (fractional) seconds.
+mod secs {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(value.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        duration_from_secs(f64::deserialize(d)?)
+    }
+}
+
+/// Optional durations as (fractional) seconds.
+mod opt_secs {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => s.serialize_some(&value.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(d)?
+            .map(duration_from_secs)
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_parses_partial_documents() {
+        let scenario: Scenario = serde_json::from_str(
+            r#"{"delays":{"serviceAvailable":1.5},"rateLimit":null,
+                "outcomes":[{"kind":"interfaceRejected"},{"kind":"serviceFailed","region":"US_EAST_1"}]}"#,
+        )
+        .expect("valid scenario");
+        let delays = scenario.delays.expect("delays").apply(Delays::default());
+        assert_eq!(delays.service_available, Duration::from_millis(1500));
+        assert_eq!(delays.cluster_idle, Duration::from_secs(180));
+        assert_eq!(scenario.rate_limit, Some(None));
+        assert_eq!(
+            scenario.outcomes.expect("outcomes")[0],
+            Outcome::InterfaceRejected { vpce_id: None }
+        );
+        assert!(serde_json::from_str::<Scenario>(r#"{"delay":{}}"#).is_err());
+    }
+
+    #[test]
+    fn secrets_are_not_in_debug_output() {
+        let text = format!("{:?}", SimConfig::default());
+        assert!(!text.contains("sim-client-secret") && !text.contains("sim-private-key"));
+    }
+}
