@@ -1,1 +1,4 @@
-//! tests
+//! Integration and end-to-end tests, in one binary (one link of the AWS SDK, not one per file).
+
+mod atlas_client;
+mod steps;

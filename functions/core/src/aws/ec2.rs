@@ -1,0 +1,508 @@
+//! The EC2 calls of the workflow: VPC and subnet discovery, the endpoint's security group,
+//! and the VPC interface endpoint. Every lookup that could adopt something existing comes
+//! before any create, so a re-run after a crash finds what the first run made.
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair,
+    VpcEndpointType,
+};
+
+use super::errors::{classify, error_code};
+use crate::error::{ErrorName, StepError};
+
+/// A VPC and the CIDR blocks it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpcInfo {
+    /// `vpc-…`.
+    pub vpc_id: String,
+    /// IPv4 and IPv6 CIDR blocks associated with the VPC.
+    pub cidrs: Vec<String>,
+}
+
+/// A subnet and its VPC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubnetInfo {
+    /// `subnet-…`.
+    pub subnet_id: String,
+    /// Its VPC.
+    pub vpc_id: String,
+}
+
+/// A resource found by our tags, with who created it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tagged {
+    /// Resource id.
+    pub id: String,
+    /// Execution that created it (`atlas-privatelink:created-by`), if it carries our tags.
+    pub created_by: Option<String>,
+}
+
+/// A VPC interface endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpcEndpointInfo {
+    /// `vpce-…`.
+    pub id: String,
+    /// State as AWS spells it on the wire (`pendingAcceptance`, `available`, …).
+    pub state: String,
+    /// Execution that created it, when it carries our tags.
+    pub created_by: Option<String>,
+}
+
+impl VpcEndpointInfo {
+    /// Whether the endpoint is `available`. Compared case-insensitively: aws-sdk-rust parses
+    /// the camel-case wire value as `Unknown("available")` (aws-sdk-rust#619).
+    pub fn is_available(&self) -> bool {
+        self.state.eq_ignore_ascii_case("available")
+    }
+
+    /// Whether the endpoint can never become available.
+    pub fn is_dead(&self) -> bool {
+        ["rejected", "failed", "deleted", "deleting", "expired"]
+            .iter()
+            .any(|s| self.state.eq_ignore_ascii_case(s))
+    }
+}
+
+/// Tag key holding the idempotency key of one endpoint of one request.
+pub const TAG_REQUEST_KEY: &str = "atlas-privatelink:request-key";
+/// Tag key holding the execution that created the resource.
+pub const TAG_CREATED_BY: &str = "atlas-privatelink:created-by";
+
+fn filter(name: &str, value: impl Into<String>) -> Filter {
+    Filter::builder().name(name).values(value).build()
+}
+
+fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
+    tags.iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
+}
+
+fn tag_spec(resource: ResourceType, tags: &[(String, String)]) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(resource)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .build()
+}
+
+/// Reads one VPC. `field` names the request field for the error when it does not exist.
+pub async fn describe_vpc(
+    client: &Client,
+    vpc_id: &str,
+    field: &str,
+) -> Result<VpcInfo, StepError> {
+    let out = client
+        .describe_vpcs()
+        .filters(filter("vpc-id", vpc_id))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeVpcs", e))?;
+    out.vpcs().first().map(vpc_info).ok_or_else(|| {
+        StepError::invalid(
+            field,
+            format!("VPC {vpc_id} does not exist in this account and region"),
+        )
+    })
+}
+
+fn vpc_info(vpc: &aws_sdk_ec2::types::Vpc) -> VpcInfo {
+    let mut cidrs: Vec<String> = vpc
+        .cidr_block_association_set()
+        .iter()
+        .filter_map(|a| a.cidr_block().map(str::to_owned))
+        .collect();
+    if cidrs.is_empty()
+        && let Some(primary) = vpc.cidr_block()
+    {
+        cidrs.push(primary.to_owned());
+    }
+    cidrs.extend(
+        vpc.ipv6_cidr_block_association_set()
+            .iter()
+            .filter_map(|a| a.ipv6_cidr_block().map(str::to_owned)),
+    );
+    VpcInfo {
+        vpc_id: vpc.vpc_id().unwrap_or_default().to_owned(),
+        cidrs,
+    }
+}
+
+/// VPCs carrying the tag `key=value`.
+pub async fn find_vpcs_by_tag(
+    client: &Client,
+    key: &str,
+    value: &str,
+) -> Result<Vec<VpcInfo>, StepError> {
+    let out = client
+        .describe_vpcs()
+        .filters(filter(&format!("tag:{key}"), value))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeVpcs", e))?;
+    Ok(out.vpcs().iter().map(vpc_info).collect())
+}
+
+/// Subnets by id (missing ones are simply absent from the result).
+pub async fn describe_subnets(
+    client: &Client,
+    ids: &[String],
+) -> Result<Vec<SubnetInfo>, StepError> {
+    let out = client
+        .describe_subnets()
+        .filters(
+            Filter::builder()
+                .name("subnet-id")
+                .set_values(Some(ids.to_vec()))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| classify("DescribeSubnets", e))?;
+    Ok(out.subnets().iter().map(subnet_info).collect())
+}
+
+fn subnet_info(s: &aws_sdk_ec2::types::Subnet) -> SubnetInfo {
+    SubnetInfo {
+        subnet_id: s.subnet_id().unwrap_or_default().to_owned(),
+        vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
+    }
+}
+
+/// Subnets of `vpc_id` carrying the tag `key=value`.
+pub async fn find_subnets_by_tag(
+    client: &Client,
+    vpc_id: &str,
+    key: &str,
+    value: &str,
+) -> Result<Vec<SubnetInfo>, StepError> {
+    let out = client
+        .describe_subnets()
+        .filters(filter("vpc-id", vpc_id))
+        .filters(filter(&format!("tag:{key}"), value))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeSubnets", e))?;
+    let mut subnets: Vec<SubnetInfo> = out.subnets().iter().map(subnet_info).collect();
+    subnets.sort_by(|a, b| a.subnet_id.cmp(&b.subnet_id));
+    Ok(subnets)
+}
+
+/// Security groups by id, with their VPC: `(group id, vpc id)`.
+pub async fn describe_security_groups(
+    client: &Client,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, StepError> {
+    let out = client
+        .describe_security_groups()
+        .filters(
+            Filter::builder()
+                .name("group-id")
+                .set_values(Some(ids.to_vec()))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| classify("DescribeSecurityGroups", e))?;
+    Ok(out
+        .security_groups()
+        .iter()
+        .map(|g| {
+            (
+                g.group_id().unwrap_or_default().to_owned(),
+                g.vpc_id().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect())
+}
+
+/// Our security group for `request_key` in `vpc_id`, found by tag, else by its deterministic
+/// name (a group made by a run that crashed between create and tag).
+pub async fn find_security_group(
+    client: &Client,
+    vpc_id: &str,
+    request_key: &str,
+    group_name: &str,
+) -> Result<Option<Tagged>, StepError> {
+    for f in [
+        filter(&format!("tag:{TAG_REQUEST_KEY}"), request_key),
+        filter("group-name", group_name),
+    ] {
+        let out = client
+            .describe_security_groups()
+            .filters(filter("vpc-id", vpc_id))
+            .filters(f)
+            .send()
+            .await
+            .map_err(|e| classify("DescribeSecurityGroups", e))?;
+        if let Some(g) = out.security_groups().first() {
+            return Ok(Some(Tagged {
+                id: g.group_id().unwrap_or_default().to_owned(),
+                created_by: tag_value(g.tags(), TAG_CREATED_BY).map(str::to_owned),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Creates a security group with tags. A group of the same name made meanwhile (a racing
+/// run) is returned instead.
+pub async fn create_security_group(
+    client: &Client,
+    vpc_id: &str,
+    group_name: &str,
+    description: &str,
+    tags: &[(String, String)],
+) -> Result<String, StepError> {
+    let created = client
+        .create_security_group()
+        .vpc_id(vpc_id)
+        .group_name(group_name)
+        .description(description)
+        .tag_specifications(tag_spec(ResourceType::SecurityGroup, tags))
+        .send()
+        .await;
+    match created {
+        Ok(out) => Ok(out.group_id().unwrap_or_default().to_owned()),
+        Err(e) if error_code(&e) == Some("InvalidGroup.Duplicate") => {
+            let out = client
+                .describe_security_groups()
+                .filters(filter("vpc-id", vpc_id))
+                .filters(filter("group-name", group_name))
+                .send()
+                .await
+                .map_err(|e| classify("DescribeSecurityGroups", e))?;
+            out.security_groups()
+                .first()
+                .and_then(|g| g.group_id())
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    StepError::new(
+                        ErrorName::AwsUnavailable,
+                        format!("security group {group_name} reported as duplicate but not found"),
+                    )
+                })
+        }
+        Err(e) => Err(classify("CreateSecurityGroup", e)),
+    }
+}
+
+/// Allows TCP 1024–65535 (the ports Atlas's PrivateLink load balancer maps nodes to) from the
+/// given security groups and CIDRs. Rules that exist already are fine.
+pub async fn allow_atlas_ports(
+    client: &Client,
+    group_id: &str,
+    from_groups: &[String],
+    from_cidrs: &[String],
+) -> Result<(), StepError> {
+    let mut permission = IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(1024)
+        .to_port(65535);
+    for g in from_groups {
+        permission = permission.user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(g)
+                .description("atlas-privatelink: clients of the Atlas cluster")
+                .build(),
+        );
+    }
+    for cidr in from_cidrs {
+        permission = if cidr.contains(':') {
+            permission.ipv6_ranges(
+                Ipv6Range::builder()
+                    .cidr_ipv6(cidr)
+                    .description("atlas-privatelink")
+                    .build(),
+            )
+        } else {
+            permission.ip_ranges(
+                IpRange::builder()
+                    .cidr_ip(cidr)
+                    .description("atlas-privatelink")
+                    .build(),
+            )
+        };
+    }
+    let result = client
+        .authorize_security_group_ingress()
+        .group_id(group_id)
+        .ip_permissions(permission.build())
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if error_code(&e) == Some("InvalidPermission.Duplicate") => Ok(()),
+        Err(e) => Err(classify("AuthorizeSecurityGroupIngress", e)),
+    }
+}
+
+/// Deletes a security group. Gone already is fine; still in use (the endpoint's network
+/// interfaces are being removed) is `InterfaceEndpointNotReady`, to be retried.
+pub async fn delete_security_group(client: &Client, group_id: &str) -> Result<(), StepError> {
+    match client
+        .delete_security_group()
+        .group_id(group_id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if error_code(&e) == Some("InvalidGroup.NotFound") => Ok(()),
+        Err(e) if error_code(&e) == Some("DependencyViolation") => Err(StepError::new(
+            ErrorName::InterfaceEndpointNotReady,
+            format!("security group {group_id} is still in use by the endpoint being deleted"),
+        )),
+        Err(e) => Err(classify("DeleteSecurityGroup", e)),
+    }
+}
+
+fn endpoint_info(e: &aws_sdk_ec2::types::VpcEndpoint) -> VpcEndpointInfo {
+    VpcEndpointInfo {
+        id: e.vpc_endpoint_id().unwrap_or_default().to_owned(),
+        state: e.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        created_by: tag_value(e.tags(), TAG_CREATED_BY).map(str::to_owned),
+    }
+}
+
+/// Live interface endpoints of `vpc_id` to `service_name`: ours (by request key) first, then
+/// any other (made by hand, say), which we adopt rather than duplicate.
+pub async fn find_vpc_endpoints(
+    client: &Client,
+    vpc_id: &str,
+    service_name: &str,
+    request_key: &str,
+) -> Result<Vec<VpcEndpointInfo>, StepError> {
+    let out = client
+        .describe_vpc_endpoints()
+        .filters(filter("vpc-id", vpc_id))
+        .filters(filter("service-name", service_name))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeVpcEndpoints", e))?;
+    let mut found: Vec<(bool, VpcEndpointInfo)> = out
+        .vpc_endpoints()
+        .iter()
+        .map(|e| {
+            (
+                tag_value(e.tags(), TAG_REQUEST_KEY) == Some(request_key),
+                endpoint_info(e),
+            )
+        })
+        .filter(|(_, info)| !info.is_dead())
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+    Ok(found.into_iter().map(|(_, info)| info).collect())
+}
+
+/// Live VPC endpoints of `vpc_id` carrying our request key (whatever their service).
+pub async fn find_vpc_endpoints_by_key(
+    client: &Client,
+    vpc_id: &str,
+    request_key: &str,
+) -> Result<Vec<VpcEndpointInfo>, StepError> {
+    let out = client
+        .describe_vpc_endpoints()
+        .filters(filter("vpc-id", vpc_id))
+        .filters(filter(&format!("tag:{TAG_REQUEST_KEY}"), request_key))
+        .send()
+        .await
+        .map_err(|e| classify("DescribeVpcEndpoints", e))?;
+    Ok(out
+        .vpc_endpoints()
+        .iter()
+        .map(endpoint_info)
+        .filter(|e| !e.state.eq_ignore_ascii_case("deleted"))
+        .collect())
+}
+
+/// Creates the interface endpoint: all subnets, the security groups, private DNS off (Atlas
+/// clients connect by the PrivateLink host names Atlas publishes), tags, and a deterministic
+/// client token so an AWS-side retry of the same call cannot make a second endpoint.
+pub async fn create_vpc_endpoint(
+    client: &Client,
+    vpc_id: &str,
+    service_name: &str,
+    subnet_ids: &[String],
+    security_group_ids: &[String],
+    client_token: &str,
+    tags: &[(String, String)],
+) -> Result<VpcEndpointInfo, StepError> {
+    let out = client
+        .create_vpc_endpoint()
+        .vpc_endpoint_type(VpcEndpointType::Interface)
+        .vpc_id(vpc_id)
+        .service_name(service_name)
+        .set_subnet_ids(Some(subnet_ids.to_vec()))
+        .set_security_group_ids(Some(security_group_ids.to_vec()))
+        .private_dns_enabled(false)
+        .client_token(client_token)
+        .tag_specifications(tag_spec(ResourceType::VpcEndpoint, tags))
+        .send()
+        .await
+        .map_err(|e| classify("CreateVpcEndpoint", e))?;
+    out.vpc_endpoint().map(endpoint_info).ok_or_else(|| {
+        StepError::new(
+            ErrorName::AwsUnavailable,
+            "CreateVpcEndpoint returned no endpoint",
+        )
+    })
+}
+
+/// Reads one VPC endpoint; `None` when it does not exist (or is gone).
+pub async fn describe_vpc_endpoint(
+    client: &Client,
+    vpce_id: &str,
+) -> Result<Option<VpcEndpointInfo>, StepError> {
+    let out = client
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(vpce_id)
+        .send()
+        .await;
+    match out {
+        Ok(out) => Ok(out
+            .vpc_endpoints()
+            .first()
+            .map(endpoint_info)
+            .filter(|e| !e.state.eq_ignore_ascii_case("deleted"))),
+        Err(e) if error_code(&e).is_some_and(|c| c.starts_with("InvalidVpcEndpointId")) => Ok(None),
+        Err(e) => Err(classify("DescribeVpcEndpoints", e)),
+    }
+}
+
+/// Deletes a VPC endpoint. Gone already is fine.
+pub async fn delete_vpc_endpoint(client: &Client, vpce_id: &str) -> Result<(), StepError> {
+    let out = client
+        .delete_vpc_endpoints()
+        .vpc_endpoint_ids(vpce_id)
+        .send()
+        .await;
+    match out {
+        Ok(out) => {
+            // Failures come back per endpoint, not as an error.
+            match out.unsuccessful().iter().find_map(|u| u.error()) {
+                Some(err)
+                    if err
+                        .code()
+                        .is_some_and(|c| c.starts_with("InvalidVpcEndpoint")) =>
+                {
+                    Ok(())
+                }
+                Some(err) => Err(StepError::new(
+                    ErrorName::AwsUnavailable,
+                    format!(
+                        "DeleteVpcEndpoints {vpce_id}: {}: {}",
+                        err.code().unwrap_or("Unknown"),
+                        err.message().unwrap_or("")
+                    ),
+                )),
+                None => Ok(()),
+            }
+        }
+        Err(e) if error_code(&e).is_some_and(|c| c.starts_with("InvalidVpcEndpointId")) => Ok(()),
+        Err(e) => Err(classify("DeleteVpcEndpoints", e)),
+    }
+}

@@ -1,0 +1,6 @@
+//! AWS operations (EC2, Secrets Manager) and the clients for them, per account and region.
+
+pub mod clients;
+pub mod ec2;
+pub mod errors;
+pub mod secrets;

@@ -1,0 +1,152 @@
+//! Secrets Manager: reading the Atlas and database-user secrets, writing the connection-string
+//! secret idempotently, and deleting it on teardown.
+
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::types::Tag;
+use sha2::{Digest, Sha256};
+
+use super::errors::{classify, error_code};
+use crate::error::StepError;
+
+/// Tag key holding the execution that created the secret.
+const TAG_CREATED_BY: &str = super::ec2::TAG_CREATED_BY;
+
+/// Reads a secret's string value. `field` names the request field for a missing secret.
+///
+/// The value is returned to the caller only; it is never logged or put into an error.
+pub async fn read_secret_string(
+    client: &Client,
+    secret_id: &str,
+    field: &str,
+) -> Result<String, StepError> {
+    match client.get_secret_value().secret_id(secret_id).send().await {
+        Ok(out) => out.secret_string().map(str::to_owned).ok_or_else(|| {
+            StepError::invalid(field, format!("secret {secret_id} has no string value"))
+        }),
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Err(StepError::invalid(
+            field,
+            format!("secret {secret_id} does not exist"),
+        )),
+        Err(e) => Err(classify("GetSecretValue", e)),
+    }
+}
+
+/// What writing the secret did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretWrite {
+    /// ARN of the secret.
+    pub arn: String,
+    /// The version holding this content.
+    pub version_id: String,
+    /// The secret was created by the execution `created_by` (now or in an earlier attempt).
+    pub created: bool,
+}
+
+/// The client request token for `content`: the same content always maps to the same token, so
+/// writing unchanged content makes no new version (Secrets Manager's idempotency).
+pub fn content_token(content: &str) -> String {
+    hex::encode(Sha256::digest(content.as_bytes()))
+}
+
+/// Creates the secret, or puts a new version when the content changed.
+pub async fn write_secret(
+    client: &Client,
+    name: &str,
+    content: &str,
+    kms_key_id: Option<&str>,
+    tags: &[(String, String)],
+    execution: &str,
+) -> Result<SecretWrite, StepError> {
+    let token = content_token(content);
+    match client.describe_secret().secret_id(name).send().await {
+        Ok(existing) => {
+            let arn = existing.arn().unwrap_or(name).to_owned();
+            let created = existing
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some(TAG_CREATED_BY) && t.value() == Some(execution));
+            let out = client
+                .put_secret_value()
+                .secret_id(&arn)
+                .secret_string(content)
+                .client_request_token(&token)
+                .send()
+                .await
+                .map_err(|e| classify("PutSecretValue", e))?;
+            Ok(SecretWrite {
+                arn,
+                version_id: out.version_id().unwrap_or(&token).to_owned(),
+                created,
+            })
+        }
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {
+            let mut tagged: Vec<Tag> = tags
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect();
+            tagged.push(Tag::builder().key(TAG_CREATED_BY).value(execution).build());
+            let created = client
+                .create_secret()
+                .name(name)
+                .description(
+                    "Private connection strings of a MongoDB Atlas cluster (atlas-privatelink)",
+                )
+                .secret_string(content)
+                .client_request_token(&token)
+                .set_kms_key_id(kms_key_id.map(str::to_owned))
+                .set_tags(Some(tagged))
+                .send()
+                .await;
+            match created {
+                Ok(out) => Ok(SecretWrite {
+                    arn: out.arn().unwrap_or(name).to_owned(),
+                    version_id: out.version_id().unwrap_or(&token).to_owned(),
+                    created: true,
+                }),
+                // A racing run created it between our describe and create: write over it.
+                Err(e) if error_code(&e) == Some("ResourceExistsException") => {
+                    Box::pin(write_secret(
+                        client, name, content, kms_key_id, tags, execution,
+                    ))
+                    .await
+                }
+                Err(e) => Err(classify("CreateSecret", e)),
+            }
+        }
+        Err(e) => Err(classify("DescribeSecret", e)),
+    }
+}
+
+/// Number of versions of a secret (for tests and diagnostics).
+pub async fn version_count(client: &Client, name: &str) -> Result<usize, StepError> {
+    let out = client
+        .list_secret_version_ids()
+        .secret_id(name)
+        .send()
+        .await
+        .map_err(|e| classify("ListSecretVersionIds", e))?;
+    Ok(out.versions().len())
+}
+
+/// Schedules the secret's deletion with a recovery window (7–30 days). Gone already is fine.
+pub async fn delete_secret(
+    client: &Client,
+    name: &str,
+    recovery_days: i64,
+) -> Result<(), StepError> {
+    match client
+        .delete_secret()
+        .secret_id(name)
+        .recovery_window_in_days(recovery_days)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(()),
+        Err(e) if error_code(&e) == Some("InvalidRequestException") => {
+            // Already scheduled for deletion.
+            Ok(())
+        }
+        Err(e) => Err(classify("DeleteSecret", e)),
+    }
+}

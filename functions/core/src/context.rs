@@ -1,0 +1,138 @@
+//! What the steps share within one process: clocks, AWS clients, Atlas clients. Built once per
+//! Lambda cold start (or once per local run) and reused, so warm invocations reuse connections,
+//! assumed-role credentials and the Atlas service-account token.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use atlas_api::{AtlasClient, ClientConfig, Credentials, DEFAULT_BASE_URL};
+use clock::SharedClock;
+use tokio::sync::Mutex;
+
+use crate::aws::clients::AwsClients;
+use crate::aws::secrets::read_secret_string;
+use crate::error::{ErrorName, StepError};
+use crate::request::ProvisionRequest;
+
+/// Settings from the function's environment.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// `ATLAS_CREDENTIALS_SECRET_ARN`: the Atlas credentials secret used when the request names
+    /// none.
+    pub default_credentials_secret: Option<String>,
+    /// `ATLAS_BASE_URL`: overrides the Atlas URL (the simulator, in local runs). A `baseUrl` in
+    /// the credentials secret wins over it.
+    pub atlas_base_url: Option<String>,
+    /// `SECRET_RECOVERY_DAYS`: recovery window of secrets deleted by teardown (7–30, default 7).
+    pub secret_recovery_days: i64,
+    /// Timeouts of Atlas calls.
+    pub atlas_request_timeout: Duration,
+}
+
+impl Settings {
+    /// Reads the settings from the environment.
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self {
+            default_credentials_secret: var("ATLAS_CREDENTIALS_SECRET_ARN"),
+            atlas_base_url: var("ATLAS_BASE_URL"),
+            secret_recovery_days: var("SECRET_RECOVERY_DAYS")
+                .and_then(|v| v.parse().ok())
+                .filter(|d| (7..=30).contains(d))
+                .unwrap_or(7),
+            atlas_request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Shared state of the steps.
+#[derive(Debug)]
+pub struct Context {
+    /// Time: real in Lambda, virtual in local runs and tests.
+    pub clock: SharedClock,
+    /// AWS clients.
+    pub aws: AwsClients,
+    /// Settings.
+    pub settings: Settings,
+    /// Atlas clients by credentials secret, so one token serves every warm invocation.
+    atlas: Mutex<HashMap<String, Arc<AtlasClient>>>,
+}
+
+impl Context {
+    /// A context from its parts.
+    pub fn new(clock: SharedClock, aws: AwsClients, settings: Settings) -> Self {
+        Self {
+            clock,
+            aws,
+            settings,
+            atlas: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The standard context: real clock, AWS configuration and settings from the environment.
+    pub async fn from_env() -> Self {
+        Self::new(
+            clock::SystemClock::shared(),
+            AwsClients::load().await,
+            Settings::from_env(),
+        )
+    }
+
+    /// The Atlas client for the request's credentials secret (or the default one).
+    ///
+    /// The secret lives in this function's own account; its region is taken from its ARN.
+    pub async fn atlas(&self, request: &ProvisionRequest) -> Result<Arc<AtlasClient>, StepError> {
+        let (secret_id, field) = match request.atlas.credentials_secret_arn.as_deref() {
+            Some(arn) => (arn.to_owned(), "atlas.credentialsSecretArn"),
+            None => (
+                self.settings
+                    .default_credentials_secret
+                    .clone()
+                    .ok_or_else(|| {
+                        StepError::invalid(
+                            "atlas.credentialsSecretArn",
+                            "no Atlas credentials secret: name one in the request or set \
+                         ATLAS_CREDENTIALS_SECRET_ARN on the function",
+                        )
+                    })?,
+                "ATLAS_CREDENTIALS_SECRET_ARN",
+            ),
+        };
+        let mut clients = self.atlas.lock().await;
+        if let Some(client) = clients.get(&secret_id) {
+            return Ok(client.clone());
+        }
+        let region = arn_region(&secret_id)
+            .map(str::to_owned)
+            .or_else(|| self.aws.home_region())
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        let secrets = self.aws.for_region(None, &region).await.secrets;
+        let json = read_secret_string(&secrets, &secret_id, field).await?;
+        let (credentials, secret_base_url) = Credentials::from_secret_json(&json)
+            .map_err(|e| StepError::invalid(field, e.to_string()))?;
+        let base_url = secret_base_url
+            .or_else(|| self.settings.atlas_base_url.clone())
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        let config = ClientConfig {
+            base_url,
+            request_timeout: self.settings.atlas_request_timeout,
+            ..ClientConfig::default()
+        };
+        let client = AtlasClient::new(credentials, config, self.clock.clone())
+            .map(Arc::new)
+            .map_err(|e| StepError::new(ErrorName::InvalidRequest, e.to_string()))?;
+        clients.insert(secret_id, client.clone());
+        Ok(client)
+    }
+}
+
+/// The region part of an ARN (`arn:aws:secretsmanager:REGION:…`).
+pub fn arn_region(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+/// The account part of an ARN.
+pub fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
+}

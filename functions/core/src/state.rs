@@ -1,0 +1,190 @@
+//! The JSON documents that travel between the steps through Step Functions.
+//!
+//! Validate produces a [`Plan`]; the state machine maps over its endpoints, and each iteration
+//! carries an [`EndpointWork`] that every step reads and extends with its own output
+//! (`ResultPath`). Every output that can make something records `created: true|false`, so
+//! rollback removes exactly what this execution made.
+
+use serde::{Deserialize, Serialize};
+
+use crate::request::{ProvisionRequest, SecurityGroupSpec};
+
+/// What the workflow works from, once the request is validated and VPCs are discovered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// The execution name: written into the `created-by` tag of what this execution makes.
+    pub execution: String,
+    /// The validated request, defaults applied.
+    pub request: ProvisionRequest,
+    /// One entry per region, with VPC and subnets resolved.
+    pub endpoints: Vec<EndpointPlan>,
+}
+
+/// One endpoint (one region) of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointPlan {
+    /// Position in `request.endpoints`.
+    pub index: usize,
+    /// AWS region name (`us-east-1`).
+    pub region: String,
+    /// Atlas region name (`US_EAST_1`).
+    pub atlas_region: String,
+    /// The VPC.
+    pub vpc_id: String,
+    /// Its CIDR blocks (the default ingress source).
+    pub vpc_cidrs: Vec<String>,
+    /// Subnets for the interface endpoint.
+    pub subnet_ids: Vec<String>,
+    /// How to secure it.
+    pub security_groups: SecurityGroupSpec,
+    /// Deterministic key of (project, cluster, region, VPC): tags and client tokens use it.
+    pub request_key: String,
+}
+
+/// The state of one Map iteration: its inputs and the outputs of the steps so far.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointWork {
+    /// Execution name.
+    pub execution: String,
+    /// The validated request.
+    pub request: ProvisionRequest,
+    /// The endpoint this iteration provisions.
+    pub endpoint: EndpointPlan,
+    /// Output of ensure-endpoint-service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<ServiceRef>,
+    /// Output of get-service-name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<ServiceNameOut>,
+    /// Output of configure-security-groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_groups: Option<SecurityGroupsOut>,
+    /// Output of create-vpc-endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_endpoint: Option<VpcEndpointOut>,
+    /// Output of link-endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<LinkOut>,
+    /// Output of verify-endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<VerifyOut>,
+    /// The error a Catch recorded, if this iteration failed (`{Error, Cause}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<serde_json::Value>,
+}
+
+/// The Atlas endpoint service of a region.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceRef {
+    /// 24-hex id.
+    pub service_id: String,
+    /// This execution created it (false: adopted).
+    pub created: bool,
+}
+
+/// The AWS service name of an available endpoint service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceNameOut {
+    /// `com.amazonaws.vpce.<region>.vpce-svc-…`.
+    pub endpoint_service_name: String,
+    /// `AVAILABLE` or `WAITING_FOR_USER`.
+    pub status: String,
+}
+
+/// Security groups for the interface endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityGroupsOut {
+    /// All groups to attach (ours and the given ones).
+    pub security_group_ids: Vec<String>,
+    /// Our group, if the request asked for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_group_id: Option<String>,
+    /// This execution created `own_group_id`.
+    pub created: bool,
+}
+
+/// The VPC interface endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VpcEndpointOut {
+    /// `vpce-…`.
+    pub vpc_endpoint_id: String,
+    /// This execution created it.
+    pub created: bool,
+}
+
+/// The link of the VPC endpoint in Atlas.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkOut {
+    /// Atlas connection status right after linking.
+    pub connection_status: String,
+    /// This execution made the link (false: it existed).
+    pub created: bool,
+}
+
+/// Both sides agree that the endpoint is up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyOut {
+    /// Atlas `connectionStatus`.
+    pub connection_status: String,
+    /// EC2 endpoint state.
+    pub vpc_endpoint_state: String,
+}
+
+/// Input of store-connection-strings and rollback: the plan's request and every iteration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionState {
+    /// Execution name.
+    pub execution: String,
+    /// The validated request.
+    pub request: ProvisionRequest,
+    /// One entry per endpoint, as far as each got.
+    #[serde(default)]
+    pub endpoints: Vec<EndpointWork>,
+    /// The secret, once written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<SecretOut>,
+}
+
+/// The secret holding the connection strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretOut {
+    /// Secret ARN.
+    pub secret_arn: String,
+    /// Secret name.
+    pub secret_name: String,
+    /// Version holding the current content.
+    pub version_id: String,
+    /// The VPC endpoints whose strings it holds.
+    pub vpc_endpoint_ids: Vec<String>,
+    /// Number of private-endpoint string sets stored.
+    pub connection_string_sets: usize,
+    /// This execution created the secret.
+    pub created: bool,
+}
+
+/// What rollback or teardown removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Removed {
+    /// Interface links removed in Atlas (`vpce-…`).
+    pub links: Vec<String>,
+    /// VPC endpoints deleted.
+    pub vpc_endpoints: Vec<String>,
+    /// Security groups deleted.
+    pub security_groups: Vec<String>,
+    /// Atlas endpoint services deleted.
+    pub endpoint_services: Vec<String>,
+    /// Secrets scheduled for deletion.
+    pub secrets: Vec<String>,
+}

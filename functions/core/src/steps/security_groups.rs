@@ -1,0 +1,98 @@
+//! Step 4: the security group of the interface endpoint.
+
+use super::{plan, region_clients, resource_tags};
+use crate::aws::ec2;
+use crate::context::Context;
+use crate::error::{ErrorName, StepError};
+use crate::state::{EndpointWork, SecurityGroupsOut};
+
+/// The deterministic name of our group for an endpoint.
+pub fn group_name(request_key: &str) -> String {
+    format!("atlas-privatelink-{request_key}")
+}
+
+/// Creates (or finds, by tag or name) our security group allowing TCP 1024–65535 from the
+/// given groups and CIDRs (default: the VPC's CIDRs), and adds the groups to attach.
+pub async fn configure_security_groups(
+    ctx: &Context,
+    work: EndpointWork,
+) -> Result<SecurityGroupsOut, StepError> {
+    let spec = &work.endpoint.security_groups;
+    let clients = region_clients(ctx, &work).await;
+    let p = plan(&work);
+    let mut ids: Vec<String> = spec
+        .attach_security_group_ids
+        .iter()
+        .map(|g| g.to_string())
+        .collect();
+    if !spec.create {
+        if ids.is_empty() {
+            return Err(StepError::invalid(
+                format!("endpoints[{}].securityGroups", p.index),
+                "no security group: set create, or attachSecurityGroupIds",
+            ));
+        }
+        return Ok(SecurityGroupsOut {
+            security_group_ids: ids,
+            own_group_id: None,
+            created: false,
+        });
+    }
+    let name = group_name(&p.request_key);
+    let (group_id, created) = match ec2::find_security_group(
+        &clients.ec2,
+        &p.vpc_id,
+        &p.request_key,
+        &name,
+    )
+    .await?
+    {
+        Some(found) => {
+            let created = found.created_by.as_deref() == Some(work.execution.as_str());
+            (found.id, created)
+        }
+        None => {
+            let description = format!(
+                "atlas-privatelink: PrivateLink endpoint to Atlas cluster {} of project {}",
+                work.request.atlas.cluster_name, work.request.atlas.project_id
+            );
+            let id = ec2::create_security_group(
+                &clients.ec2,
+                &p.vpc_id,
+                &name,
+                &description,
+                &resource_tags(&work, &name),
+            )
+            .await?;
+            tracing::info!(execution = %work.execution, security_group_id = %id, vpc_id = %p.vpc_id, "created the endpoint's security group");
+            (id, true)
+        }
+    };
+    if group_id.is_empty() {
+        return Err(StepError::new(
+            ErrorName::AwsUnavailable,
+            "EC2 returned a security group without id",
+        ));
+    }
+    let from_groups: Vec<String> = spec
+        .allow_from_security_group_ids
+        .iter()
+        .map(|g| g.to_string())
+        .collect();
+    let mut cidrs: Vec<String> = spec
+        .allow_from_cidrs
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    if cidrs.is_empty() && from_groups.is_empty() {
+        cidrs = p.vpc_cidrs.clone();
+    }
+    ec2::allow_atlas_ports(&clients.ec2, &group_id, &from_groups, &cidrs).await?;
+    ids.insert(0, group_id.clone());
+    ids.dedup();
+    Ok(SecurityGroupsOut {
+        security_group_ids: ids,
+        own_group_id: Some(group_id),
+        created,
+    })
+}

@@ -1,0 +1,129 @@
+//! Steps 2 and 3: the Atlas endpoint service of the region, and its AWS service name.
+
+use atlas_api::models::{EndpointService, ServiceStatus, same_region};
+
+use super::{atlas_error, needs};
+use crate::context::Context;
+use crate::error::{ErrorName, StepError};
+use crate::state::{EndpointWork, ServiceNameOut, ServiceRef};
+
+/// The region's live service among `services`, if any (a DELETING or FAILED one is not reused).
+fn live_service<'a>(services: &'a [EndpointService], region: &str) -> Option<&'a EndpointService> {
+    services.iter().find(|s| {
+        s.region_name
+            .as_deref()
+            .is_some_and(|r| same_region(r, region))
+            && !matches!(s.status, ServiceStatus::Deleting | ServiceStatus::Failed)
+    })
+}
+
+/// Ensures the project has an AWS endpoint service in the endpoint's region: adopts the
+/// existing one, else creates it. A 409 "already exists for region" (a racing run created it
+/// between our list and our create) is answered by listing again and adopting.
+pub async fn ensure_endpoint_service(
+    ctx: &Context,
+    work: EndpointWork,
+) -> Result<ServiceRef, StepError> {
+    let atlas = ctx.atlas(&work.request).await?;
+    let group = &work.request.atlas.project_id;
+    let region = &work.endpoint.atlas_region;
+    let services = atlas
+        .list_endpoint_services(group)
+        .await
+        .map_err(atlas_error)?;
+    if let Some(existing) = live_service(&services, region) {
+        tracing::info!(execution = %work.execution, service_id = %existing.id, region = %region, "adopted the region's endpoint service");
+        return Ok(ServiceRef {
+            service_id: existing.id.clone(),
+            created: false,
+        });
+    }
+    if let Some(failed) = services.iter().find(|s| {
+        s.region_name
+            .as_deref()
+            .is_some_and(|r| same_region(r, region))
+            && s.status == ServiceStatus::Failed
+    }) {
+        return Err(StepError::new(
+            ErrorName::EndpointServiceFailed,
+            format!(
+                "the project's endpoint service {} in {region} is FAILED ({}); delete it in Atlas and run again",
+                failed.id,
+                failed.error_message.as_deref().unwrap_or("no reason given")
+            ),
+        ));
+    }
+    match atlas.create_endpoint_service(group, region).await {
+        Ok(created) => {
+            tracing::info!(execution = %work.execution, service_id = %created.id, region = %region, "created the region's endpoint service");
+            Ok(ServiceRef {
+                service_id: created.id,
+                created: true,
+            })
+        }
+        Err(e) if e.is_service_already_exists_for_region() => {
+            let services = atlas
+                .list_endpoint_services(group)
+                .await
+                .map_err(atlas_error)?;
+            let existing = services
+                .iter()
+                .find(|s| {
+                    s.region_name
+                        .as_deref()
+                        .is_some_and(|r| same_region(r, region))
+                })
+                .ok_or_else(|| {
+                    StepError::new(
+                        ErrorName::EndpointServiceNotReady,
+                        format!("Atlas says a service exists in {region} but does not list it yet"),
+                    )
+                })?;
+            tracing::info!(execution = %work.execution, service_id = %existing.id, region = %region, "adopted the service a racing run created");
+            Ok(ServiceRef {
+                service_id: existing.id.clone(),
+                created: false,
+            })
+        }
+        Err(e) => Err(atlas_error(e)),
+    }
+}
+
+/// Reads the service until Atlas has published its AWS service name: `AVAILABLE` or
+/// `WAITING_FOR_USER` with a name → done; `INITIATING` (or no name yet) →
+/// `EndpointServiceNotReady` for the state machine to retry; `FAILED` → `EndpointServiceFailed`.
+pub async fn get_service_name(
+    ctx: &Context,
+    work: EndpointWork,
+) -> Result<ServiceNameOut, StepError> {
+    let service = needs(&work.service, "service")?;
+    let atlas = ctx.atlas(&work.request).await?;
+    let current = atlas
+        .get_endpoint_service(&work.request.atlas.project_id, &service.service_id)
+        .await
+        .map_err(atlas_error)?;
+    match (&current.status, current.endpoint_service_name) {
+        (ServiceStatus::Failed, _) => Err(StepError::new(
+            ErrorName::EndpointServiceFailed,
+            format!(
+                "endpoint service {} failed: {}",
+                current.id,
+                current
+                    .error_message
+                    .as_deref()
+                    .unwrap_or("no reason given")
+            ),
+        )),
+        (status, Some(name)) if status.is_ready() && !name.is_empty() => Ok(ServiceNameOut {
+            endpoint_service_name: name,
+            status: status.to_string(),
+        }),
+        (status, _) => Err(StepError::new(
+            ErrorName::EndpointServiceNotReady,
+            format!(
+                "endpoint service {} is {status}, no service name yet",
+                current.id
+            ),
+        )),
+    }
+}

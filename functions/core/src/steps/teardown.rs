@@ -1,0 +1,117 @@
+//! Teardown: the reverse of provisioning for one request. Unlink in Atlas → wait until the
+//! link is gone → delete the VPC endpoint → delete our security group → delete the endpoint
+//! service if nothing else uses it; then the secret, with a recovery window.
+//!
+//! Each call goes as far as it can and answers `InterfaceEndpointNotReady` while something is
+//! still being deleted, for the state machine to retry.
+
+use atlas_api::models::same_region;
+
+use super::rollback::delete_service_if_unused;
+use super::security_groups::group_name;
+use super::{atlas_error, region_clients};
+use crate::aws::{ec2, secrets};
+use crate::context::Context;
+use crate::error::{ErrorName, StepError};
+use crate::state::{EndpointWork, ExecutionState, Removed};
+
+fn not_ready(message: String) -> StepError {
+    StepError::new(ErrorName::InterfaceEndpointNotReady, message)
+}
+
+/// Tears down one endpoint of a request: only what carries this request's tags.
+pub async fn teardown_endpoint(ctx: &Context, work: EndpointWork) -> Result<Removed, StepError> {
+    let mut removed = Removed::default();
+    let p = &work.endpoint;
+    let group = &work.request.atlas.project_id;
+    let atlas = ctx.atlas(&work.request).await?;
+    let clients = region_clients(ctx, &work).await;
+    let ours = ec2::find_vpc_endpoints_by_key(&clients.ec2, &p.vpc_id, &p.request_key).await?;
+    let services = atlas
+        .list_endpoint_services(group)
+        .await
+        .map_err(atlas_error)?;
+    let service = services.iter().find(|s| {
+        s.region_name
+            .as_deref()
+            .is_some_and(|r| same_region(r, &p.atlas_region))
+    });
+
+    // 1. Unlink in Atlas and wait until the link is gone.
+    if let Some(service) = service {
+        for vpce in &ours {
+            match atlas
+                .get_interface_endpoint(group, &service.id, &vpce.id)
+                .await
+            {
+                Ok(link) => {
+                    if !link.delete_requested {
+                        atlas
+                            .delete_interface_endpoint(group, &service.id, &vpce.id)
+                            .await
+                            .map_err(atlas_error)?;
+                        removed.links.push(vpce.id.clone());
+                    }
+                    return Err(not_ready(format!(
+                        "Atlas is removing the link of {}",
+                        vpce.id
+                    )));
+                }
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(atlas_error(e)),
+            }
+        }
+    }
+    // 2. Delete our VPC endpoints and wait until they are gone.
+    for vpce in &ours {
+        if !vpce.state.eq_ignore_ascii_case("deleting") {
+            ec2::delete_vpc_endpoint(&clients.ec2, &vpce.id).await?;
+            removed.vpc_endpoints.push(vpce.id.clone());
+        }
+    }
+    if !ec2::find_vpc_endpoints_by_key(&clients.ec2, &p.vpc_id, &p.request_key)
+        .await?
+        .is_empty()
+    {
+        return Err(not_ready(format!(
+            "VPC endpoints of {} are being deleted",
+            p.vpc_id
+        )));
+    }
+    // 3. Our security group (DependencyViolation while the endpoint's interfaces go away).
+    if let Some(sg) = ec2::find_security_group(
+        &clients.ec2,
+        &p.vpc_id,
+        &p.request_key,
+        &group_name(&p.request_key),
+    )
+    .await?
+    {
+        ec2::delete_security_group(&clients.ec2, &sg.id).await?;
+        removed.security_groups.push(sg.id);
+    }
+    // 4. The service, when no interface endpoint uses it any more.
+    if let Some(service) = service
+        && delete_service_if_unused(&atlas, group, &service.id).await?
+    {
+        removed.endpoint_services.push(service.id.clone());
+    }
+    tracing::info!(execution = %work.execution, ?removed, "tore down endpoint");
+    Ok(removed)
+}
+
+/// Schedules the connection-string secret for deletion (recovery window from the settings).
+pub async fn teardown_secret(ctx: &Context, state: &ExecutionState) -> Result<Removed, StepError> {
+    let (role, region) = super::store::secret_location(&state.request);
+    let clients = ctx.aws.for_region(role, region).await;
+    secrets::delete_secret(
+        &clients.secrets,
+        &state.request.secret.name,
+        ctx.settings.secret_recovery_days,
+    )
+    .await?;
+    Ok(Removed {
+        secrets: vec![state.request.secret.name.to_string()],
+        ..Removed::default()
+    })
+}

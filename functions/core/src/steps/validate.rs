@@ -1,0 +1,259 @@
+//! Step 1: validate the request, then check it against Atlas and AWS (the cluster and its
+//! regions, VPCs, subnets, security groups) and discover VPCs and subnets by tag. Nothing is
+//! created here, so a bad request leaves nothing behind.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{atlas_error, request_key};
+use crate::aws::ec2;
+use crate::context::Context;
+use crate::error::{ErrorName, StepError};
+use crate::request::{Endpoint, ProvisionRequest, VpcSelector, parse_request};
+use crate::state::{EndpointPlan, Plan};
+
+/// The input of the validate step: the execution name and the request as given.
+#[derive(Debug, Deserialize)]
+struct ValidateInput {
+    execution: String,
+    request: Value,
+}
+
+/// Validates `{execution, request}` and produces the [`Plan`] the rest of the workflow uses.
+pub async fn validate(ctx: &Context, input: Value) -> Result<Plan, StepError> {
+    let input: ValidateInput = serde_json::from_value(input).map_err(|e| {
+        StepError::invalid(
+            "(step input)",
+            format!("validate takes {{\"execution\": name, \"request\": {{…}}}}: {e}"),
+        )
+    })?;
+    let request = parse_request(&input.request)?;
+    check_cluster(ctx, &request).await?;
+    let mut endpoints = Vec::with_capacity(request.endpoints.len());
+    for (index, endpoint) in request.endpoints.iter().enumerate() {
+        endpoints.push(plan_endpoint(ctx, &request, index, endpoint).await?);
+    }
+    Ok(Plan {
+        execution: input.execution,
+        request,
+        endpoints,
+    })
+}
+
+/// The cluster must exist, and the request must cover exactly the AWS regions it has nodes in
+/// (Atlas publishes private connection strings only when every region has an endpoint).
+async fn check_cluster(ctx: &Context, request: &ProvisionRequest) -> Result<(), StepError> {
+    let atlas = ctx.atlas(request).await?;
+    let cluster = match atlas
+        .get_cluster(&request.atlas.project_id, &request.atlas.cluster_name)
+        .await
+    {
+        Ok(cluster) => cluster,
+        Err(e) if e.is_not_found() => {
+            return Err(StepError::invalid(
+                "atlas.clusterName",
+                format!(
+                    "no cluster {} in project {}",
+                    request.atlas.cluster_name, request.atlas.project_id
+                ),
+            ));
+        }
+        Err(e) => return Err(atlas_error(e)),
+    };
+    let cluster_regions = cluster.aws_regions();
+    if cluster_regions.is_empty() {
+        return Err(StepError::new(
+            ErrorName::UnsupportedProvider,
+            format!(
+                "atlas.clusterName: cluster {} has no nodes on AWS; only AWS PrivateLink is supported",
+                cluster.name
+            ),
+        ));
+    }
+    for (i, endpoint) in request.endpoints.iter().enumerate() {
+        if !cluster_regions.iter().any(|r| r == endpoint.atlas_region()) {
+            return Err(StepError::invalid(
+                format!("endpoints[{i}].region"),
+                format!(
+                    "cluster {} has no nodes in {}; its AWS regions are {}",
+                    cluster.name,
+                    endpoint.aws_region(),
+                    cluster_regions.join(", ")
+                ),
+            ));
+        }
+    }
+    let missing: Vec<&String> = cluster_regions
+        .iter()
+        .filter(|r| {
+            !request
+                .endpoints
+                .iter()
+                .any(|e| e.atlas_region() == r.as_str())
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(StepError::invalid(
+            "endpoints",
+            format!(
+                "cluster {} also has nodes in {}: add an endpoint for each region, since Atlas \
+                 publishes private connection strings only when every region is covered",
+                cluster.name,
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Resolves one endpoint's VPC and subnets (by id or by tag) and checks its security groups.
+async fn plan_endpoint(
+    ctx: &Context,
+    request: &ProvisionRequest,
+    index: usize,
+    endpoint: &Endpoint,
+) -> Result<EndpointPlan, StepError> {
+    let at = |field: &str| format!("endpoints[{index}].{field}");
+    let region = endpoint.aws_region();
+    let clients = ctx
+        .aws
+        .for_region(request.aws.role_arn.as_deref(), region)
+        .await;
+    let (vpc, subnet_ids) = match &endpoint.vpc {
+        VpcSelector::Ids { vpc_id, subnet_ids } => {
+            let vpc = ec2::describe_vpc(&clients.ec2, vpc_id, &at("vpcId")).await?;
+            let wanted: Vec<String> = subnet_ids.iter().map(|s| s.to_string()).collect();
+            let found = ec2::describe_subnets(&clients.ec2, &wanted).await?;
+            for (j, id) in wanted.iter().enumerate() {
+                match found.iter().find(|s| &s.subnet_id == id) {
+                    None => {
+                        return Err(StepError::invalid(
+                            at(&format!("subnetIds[{j}]")),
+                            format!("subnet {id} does not exist in {region}"),
+                        ));
+                    }
+                    Some(s) if s.vpc_id != vpc.vpc_id => {
+                        return Err(StepError::invalid(
+                            at(&format!("subnetIds[{j}]")),
+                            format!("subnet {id} is in {}, not in {}", s.vpc_id, vpc.vpc_id),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+            (vpc, wanted)
+        }
+        VpcSelector::Tag { vpc_tag } => {
+            let vpcs = ec2::find_vpcs_by_tag(&clients.ec2, &vpc_tag.key, &vpc_tag.value).await?;
+            let vpc = match vpcs.as_slice() {
+                [one] => one.clone(),
+                [] => {
+                    return Err(StepError::invalid(
+                        at("vpcTag"),
+                        format!(
+                            "no VPC in {region} is tagged {}={}",
+                            vpc_tag.key, vpc_tag.value
+                        ),
+                    ));
+                }
+                many => {
+                    return Err(StepError::invalid(
+                        at("vpcTag"),
+                        format!(
+                            "{} VPCs in {region} are tagged {}={} ({}); the tag must name one",
+                            many.len(),
+                            vpc_tag.key,
+                            vpc_tag.value,
+                            many.iter()
+                                .map(|v| v.vpc_id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    ));
+                }
+            };
+            let subnets =
+                ec2::find_subnets_by_tag(&clients.ec2, &vpc.vpc_id, &vpc_tag.key, &vpc_tag.value)
+                    .await?;
+            if subnets.is_empty() {
+                return Err(StepError::invalid(
+                    at("vpcTag"),
+                    format!(
+                        "VPC {} has no subnet tagged {}={}; AWS needs at least one subnet for an interface endpoint",
+                        vpc.vpc_id, vpc_tag.key, vpc_tag.value
+                    ),
+                ));
+            }
+            (vpc, subnets.into_iter().map(|s| s.subnet_id).collect())
+        }
+    };
+    check_security_groups(&clients.ec2, endpoint, &vpc.vpc_id, &at).await?;
+    Ok(EndpointPlan {
+        index,
+        region: region.to_owned(),
+        atlas_region: endpoint.atlas_region().to_owned(),
+        request_key: request_key(
+            &request.atlas.project_id,
+            &request.atlas.cluster_name,
+            region,
+            &vpc.vpc_id,
+        ),
+        vpc_id: vpc.vpc_id,
+        vpc_cidrs: vpc.cidrs,
+        subnet_ids,
+        security_groups: endpoint.security_groups.clone(),
+    })
+}
+
+/// Groups to attach must exist in the endpoint's VPC; groups to allow from must exist.
+async fn check_security_groups(
+    client: &aws_sdk_ec2::Client,
+    endpoint: &Endpoint,
+    vpc_id: &str,
+    at: &(dyn Fn(&str) -> String + Sync),
+) -> Result<(), StepError> {
+    let spec = &endpoint.security_groups;
+    let lists = [
+        (
+            "securityGroups.attachSecurityGroupIds",
+            &spec.attach_security_group_ids,
+            true,
+        ),
+        (
+            "securityGroups.allowFromSecurityGroupIds",
+            &spec.allow_from_security_group_ids,
+            false,
+        ),
+    ];
+    for (field, ids, same_vpc) in lists {
+        if ids.is_empty() {
+            continue;
+        }
+        let wanted: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+        let found = ec2::describe_security_groups(client, &wanted).await?;
+        for (j, id) in wanted.iter().enumerate() {
+            match found.iter().find(|(g, _)| g == id) {
+                None => {
+                    return Err(StepError::invalid(
+                        at(&format!("{field}[{j}]")),
+                        format!("security group {id} does not exist"),
+                    ));
+                }
+                Some((_, vpc)) if same_vpc && vpc != vpc_id => {
+                    return Err(StepError::invalid(
+                        at(&format!("{field}[{j}]")),
+                        format!(
+                            "security group {id} is in {vpc}; an endpoint in {vpc_id} can only use groups of its VPC"
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(())
+}

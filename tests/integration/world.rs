@@ -1,0 +1,404 @@
+//! A world for the workflow steps: Atlas simulator + moto, a VPC with subnets, a cluster, the
+//! Atlas credentials in Secrets Manager, and a [`Context`] wired to all of it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use clock::Clock;
+use privatelink_core::aws::clients::AwsClients;
+use privatelink_core::context::{Context, Settings};
+use privatelink_core::state::{EndpointWork, ExecutionState, Plan};
+use privatelink_core::steps::run_step;
+use privatelink_core::{ErrorName, StepError};
+use serde_json::{Value, json};
+
+use crate::AtlasHarness;
+use crate::moto::moto;
+use atlas_sim::{ClusterSeed, SimConfig};
+
+/// A unique 24-hex project id per world, so worlds sharing one moto never collide.
+pub fn unique_project_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{:08x}{:08x}{:08x}", std::process::id(), nanos, n as u32)
+}
+
+/// One region's VPC.
+#[derive(Debug, Clone)]
+pub struct Network {
+    /// AWS region.
+    pub region: String,
+    /// The VPC.
+    pub vpc_id: String,
+    /// Two subnets in it.
+    pub subnet_ids: Vec<String>,
+}
+
+/// Everything a step test needs.
+pub struct World {
+    /// The Atlas simulator and the virtual clock.
+    pub atlas: AtlasHarness,
+    /// The steps' context (moto, simulator, virtual clock).
+    pub ctx: Arc<Context>,
+    /// The project.
+    pub project_id: String,
+    /// The cluster name.
+    pub cluster: String,
+    /// One VPC per region of the cluster.
+    pub networks: Vec<Network>,
+    /// ARN of the Atlas credentials secret.
+    pub credentials_arn: String,
+}
+
+/// EC2 client on moto in `region`.
+pub async fn ec2(region: &str) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::new(&moto().sdk_config(region).await)
+}
+
+/// Secrets Manager client on moto in `region`.
+pub async fn secrets(region: &str) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(&moto().sdk_config(region).await)
+}
+
+/// Creates a VPC (10.42.0.0/16) with two subnets, tagged `team=<tag>`.
+pub async fn make_network(region: &str, tag: &str) -> Network {
+    let ec2 = ec2(region).await;
+    let tags = |t: ResourceType| {
+        TagSpecification::builder()
+            .resource_type(t)
+            .tags(Tag::builder().key("team").value(tag).build())
+            .build()
+    };
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.42.0.0/16")
+        .tag_specifications(tags(ResourceType::Vpc))
+        .send()
+        .await
+        .expect("create vpc");
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .expect("vpc id")
+        .to_owned();
+    let mut subnet_ids = Vec::new();
+    for cidr in ["10.42.1.0/24", "10.42.2.0/24"] {
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block(cidr)
+            .tag_specifications(tags(ResourceType::Subnet))
+            .send()
+            .await
+            .expect("create subnet");
+        subnet_ids.push(
+            subnet
+                .subnet()
+                .and_then(|s| s.subnet_id())
+                .expect("subnet id")
+                .to_owned(),
+        );
+    }
+    Network {
+        region: region.to_owned(),
+        vpc_id,
+        subnet_ids,
+    }
+}
+
+impl World {
+    /// A world with a replica set in `regions` (AWS names) and a VPC in each.
+    pub async fn new(regions: &[&str]) -> Self {
+        Self::with_sim(SimConfig::default(), regions).await
+    }
+
+    /// The same with a given simulator configuration.
+    pub async fn with_sim(config: SimConfig, regions: &[&str]) -> Self {
+        let atlas = AtlasHarness::start(config).await;
+        let project_id = unique_project_id();
+        let cluster = "Cluster0".to_owned();
+        let atlas_regions: Vec<String> = regions
+            .iter()
+            .map(|r| atlas_api::models::to_atlas_region(r))
+            .collect();
+        let atlas_regions: Vec<&str> = atlas_regions.iter().map(String::as_str).collect();
+        atlas
+            .sim
+            .seed_cluster(ClusterSeed::new(&project_id, &cluster, &atlas_regions))
+            .expect("seed cluster");
+        let mut networks = Vec::new();
+        for region in regions {
+            networks.push(make_network(region, &project_id).await);
+        }
+        let home = moto().sdk_config("us-east-1").await;
+        let sm = aws_sdk_secretsmanager::Client::new(&home);
+        let credentials = sm
+            .create_secret()
+            .name(format!("atlas-credentials-{project_id}"))
+            .secret_string(
+                json!({"clientId": "sim-client-id", "clientSecret": "sim-client-secret", "baseUrl": atlas.sim.base_url()})
+                    .to_string(),
+            )
+            .send()
+            .await
+            .expect("credentials secret");
+        let credentials_arn = credentials.arn().expect("arn").to_owned();
+        let settings = Settings {
+            secret_recovery_days: 7,
+            atlas_request_timeout: Duration::from_secs(5),
+            ..Settings::default()
+        };
+        let ctx = Arc::new(Context::new(
+            Arc::new(atlas.clock.clone()),
+            AwsClients::from_config(home),
+            settings,
+        ));
+        Self {
+            atlas,
+            ctx,
+            project_id,
+            cluster,
+            networks,
+            credentials_arn,
+        }
+    }
+
+    /// A valid request for this world: one endpoint per network, by ids.
+    pub fn request(&self) -> Value {
+        json!({
+            "atlas": {"projectId": self.project_id, "clusterName": self.cluster,
+                      "credentialsSecretArn": self.credentials_arn},
+            "endpoints": self.networks.iter().map(|n| json!({
+                "region": n.region, "vpcId": n.vpc_id, "subnetIds": n.subnet_ids
+            })).collect::<Vec<_>>(),
+            "tags": {"team": "platform"}
+        })
+    }
+
+    /// Runs one step.
+    pub async fn step(&self, name: &str, input: Value) -> Result<Value, StepError> {
+        run_step(&self.ctx, name, input).await
+    }
+
+    /// Runs one step, retrying `…NotReady` every `interval` of virtual time (as the state
+    /// machine's Retry does) up to `budget`.
+    pub async fn step_until_ready(
+        &self,
+        name: &str,
+        input: Value,
+        interval: Duration,
+        budget: Duration,
+    ) -> Result<Value, StepError> {
+        let started = self.atlas.clock.now();
+        loop {
+            match self.step(name, input.clone()).await {
+                Err(e) if is_not_ready(e.name) && self.atlas.clock.since(started) < budget => {
+                    self.atlas.clock.sleep(interval).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Validates `request` under `execution`.
+    pub async fn validate(&self, execution: &str, request: Value) -> Result<Plan, StepError> {
+        let out = self
+            .step(
+                "validate",
+                json!({"execution": execution, "request": request}),
+            )
+            .await?;
+        Ok(serde_json::from_value(out).expect("plan"))
+    }
+
+    /// Runs the per-endpoint steps of one Map iteration, stopping at the first error; returns
+    /// the work item as far as it got.
+    pub async fn provision_endpoint(
+        &self,
+        mut work: EndpointWork,
+    ) -> (EndpointWork, Result<(), StepError>) {
+        let long = Duration::from_secs(3600);
+        let steps = [
+            "ensure-endpoint-service",
+            "get-service-name",
+            "configure-security-groups",
+            "create-vpc-endpoint",
+            "link-endpoint",
+            "verify-endpoint",
+        ];
+        for step in steps {
+            let input = serde_json::to_value(&work).expect("work");
+            match self
+                .step_until_ready(step, input, Duration::from_secs(10), long)
+                .await
+            {
+                Ok(out) => apply(&mut work, step, out),
+                Err(e) => return (work, Err(e)),
+            }
+        }
+        (work, Ok(()))
+    }
+
+    /// The whole provisioning, as the state machine runs it: validate → each endpoint →
+    /// store. Returns the execution state (as far as it got) and the outcome.
+    pub async fn provision(
+        &self,
+        execution: &str,
+    ) -> (Option<ExecutionState>, Result<(), StepError>) {
+        let plan = match self.validate(execution, self.request()).await {
+            Ok(plan) => plan,
+            Err(e) => return (None, Err(e)),
+        };
+        let mut state = ExecutionState {
+            execution: plan.execution.clone(),
+            request: plan.request.clone(),
+            endpoints: Vec::new(),
+            secret: None,
+        };
+        for endpoint in plan.endpoints {
+            let work = EndpointWork {
+                execution: plan.execution.clone(),
+                request: plan.request.clone(),
+                endpoint,
+                service: None,
+                service_name: None,
+                security_groups: None,
+                vpc_endpoint: None,
+                link: None,
+                verified: None,
+                error: None,
+            };
+            let (work, outcome) = self.provision_endpoint(work).await;
+            state.endpoints.push(work);
+            if let Err(e) = outcome {
+                return (Some(state), Err(e));
+            }
+        }
+        let input = serde_json::to_value(&state).expect("state");
+        match self
+            .step_until_ready(
+                "store-connection-strings",
+                input,
+                Duration::from_secs(30),
+                Duration::from_secs(7200),
+            )
+            .await
+        {
+            Ok(out) => {
+                state.secret = Some(serde_json::from_value(out).expect("secret out"));
+                (Some(state), Ok(()))
+            }
+            Err(e) => (Some(state), Err(e)),
+        }
+    }
+
+    /// Live (not deleted) VPC endpoints in a network's VPC.
+    pub async fn vpc_endpoints(&self, network: &Network) -> Vec<String> {
+        let out = ec2(&network.region)
+            .await
+            .describe_vpc_endpoints()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(&network.vpc_id)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("describe endpoints");
+        out.vpc_endpoints()
+            .iter()
+            .filter(|e| {
+                !e.state()
+                    .is_some_and(|s| s.as_str().eq_ignore_ascii_case("deleted"))
+            })
+            .filter_map(|e| e.vpc_endpoint_id().map(str::to_owned))
+            .collect()
+    }
+
+    /// Security groups of a network's VPC created by the workflow.
+    pub async fn our_security_groups(&self, network: &Network) -> Vec<String> {
+        let out = ec2(&network.region)
+            .await
+            .describe_security_groups()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(&network.vpc_id)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("describe groups");
+        out.security_groups()
+            .iter()
+            .filter(|g| {
+                g.group_name()
+                    .is_some_and(|n| n.starts_with("atlas-privatelink-"))
+            })
+            .filter_map(|g| g.group_id().map(str::to_owned))
+            .collect()
+    }
+
+    /// The default secret name of this world's request.
+    pub fn secret_name(&self) -> String {
+        format!("atlas/{}/{}/privatelink", self.project_id, self.cluster)
+    }
+
+    /// The stored secret's JSON, if it exists.
+    pub async fn secret_json(&self) -> Option<Value> {
+        let region = &self.networks[0].region;
+        let out = secrets(region)
+            .await
+            .get_secret_value()
+            .secret_id(self.secret_name())
+            .send()
+            .await
+            .ok()?;
+        serde_json::from_str(out.secret_string()?).ok()
+    }
+
+    /// Number of versions of the stored secret.
+    pub async fn secret_versions(&self) -> usize {
+        let region = &self.networks[0].region;
+        secrets(region)
+            .await
+            .list_secret_version_ids()
+            .secret_id(self.secret_name())
+            .send()
+            .await
+            .map(|o| o.versions().len())
+            .unwrap_or(0)
+    }
+}
+
+/// Records a step's output in the work item, as the state machine's ResultPath does.
+pub fn apply(work: &mut EndpointWork, step: &str, out: Value) {
+    fn parse<T: serde::de::DeserializeOwned>(v: Value) -> T {
+        serde_json::from_value(v).expect("step output shape")
+    }
+    match step {
+        "ensure-endpoint-service" => work.service = Some(parse(out)),
+        "get-service-name" => work.service_name = Some(parse(out)),
+        "configure-security-groups" => work.security_groups = Some(parse(out)),
+        "create-vpc-endpoint" => work.vpc_endpoint = Some(parse(out)),
+        "link-endpoint" => work.link = Some(parse(out)),
+        "verify-endpoint" => work.verified = Some(parse(out)),
+        other => panic!("not a per-endpoint step: {other}"),
+    }
+}
+
+fn is_not_ready(name: ErrorName) -> bool {
+    matches!(
+        name,
+        ErrorName::EndpointServiceNotReady
+            | ErrorName::InterfaceEndpointNotReady
+            | ErrorName::ConnectionStringsNotReady
+    )
+}
