@@ -8,22 +8,12 @@ use clock::Clock;
 use integration_tests::world::{World, apply, ec2, make_network, secrets};
 use integration_tests::{SECRET_VALUES, capture_logs};
 use privatelink_core::ErrorName;
-use privatelink_core::state::{EndpointWork, ExecutionState};
+use privatelink_core::state::{EndpointWork, Plan};
+use privatelink_core::steps::ENDPOINT_STEPS;
 use serde_json::{Value, json};
 
-fn work_from_plan(plan: &privatelink_core::state::Plan, i: usize) -> EndpointWork {
-    EndpointWork {
-        execution: plan.execution.clone(),
-        request: plan.request.clone(),
-        endpoint: plan.endpoints[i].clone(),
-        service: None,
-        service_name: None,
-        security_groups: None,
-        vpc_endpoint: None,
-        link: None,
-        verified: None,
-        error: None,
-    }
+fn work_from_plan(plan: &Plan, i: usize) -> EndpointWork {
+    plan.work(i).expect("endpoint in plan")
 }
 
 #[tokio::test]
@@ -104,14 +94,7 @@ async fn each_step_run_twice_gives_the_same_result() {
         .expect("plan again");
     assert_eq!(plan, again);
     let mut work = work_from_plan(&plan, 0);
-    for step in [
-        "ensure-endpoint-service",
-        "get-service-name",
-        "configure-security-groups",
-        "create-vpc-endpoint",
-        "link-endpoint",
-        "verify-endpoint",
-    ] {
+    for step in ENDPOINT_STEPS {
         let input = serde_json::to_value(&work).expect("work");
         let first = w
             .step_until_ready(
@@ -148,14 +131,7 @@ async fn each_step_run_twice_gives_the_same_result() {
 /// execution runs again under a new name: one of each resource, and success.
 #[tokio::test]
 async fn a_crash_after_any_side_effect_then_a_rerun_makes_one_of_each() {
-    let steps = [
-        "ensure-endpoint-service",
-        "get-service-name",
-        "configure-security-groups",
-        "create-vpc-endpoint",
-        "link-endpoint",
-        "verify-endpoint",
-    ];
+    let steps = ENDPOINT_STEPS;
     for crash_at in 0..steps.len() {
         let w = World::new(&["us-east-1"]).await;
         let plan = w.validate("exec-crashed", w.request()).await.expect("plan");
@@ -318,12 +294,7 @@ async fn adopted_resources_survive_rollback() {
         ErrorName::InterfaceEndpointRejected
     );
     assert!(!work.service.as_ref().expect("service").created, "adopted");
-    let state = ExecutionState {
-        execution: plan.execution.clone(),
-        request: plan.request.clone(),
-        endpoints: vec![work],
-        secret: None,
-    };
+    let state = plan.state(vec![work]);
     w.step("rollback", serde_json::to_value(&state).expect("state"))
         .await
         .expect("rollback");
@@ -443,12 +414,7 @@ async fn a_multi_region_cluster_gets_strings_only_when_both_regions_are_linked()
     let plan = w.validate("exec-multi", w.request()).await.expect("plan");
     let (first, outcome) = w.provision_endpoint(work_from_plan(&plan, 0)).await;
     outcome.expect("first region");
-    let partial = ExecutionState {
-        execution: plan.execution.clone(),
-        request: plan.request.clone(),
-        endpoints: vec![first.clone()],
-        secret: None,
-    };
+    let partial = plan.state(vec![first.clone()]);
     w.atlas.clock.sleep(Duration::from_secs(3600)).await;
     let err = w
         .step(
@@ -481,12 +447,7 @@ async fn strings_wait_for_the_cluster_to_be_idle() {
     let plan = w.validate("exec-idle", w.request()).await.expect("plan");
     let (work, outcome) = w.provision_endpoint(work_from_plan(&plan, 0)).await;
     outcome.expect("endpoint");
-    let state = ExecutionState {
-        execution: plan.execution.clone(),
-        request: plan.request.clone(),
-        endpoints: vec![work],
-        secret: None,
-    };
+    let state = plan.state(vec![work]);
     // Right after AVAILABLE the cluster is still UPDATING.
     let err = w
         .step(
@@ -525,12 +486,7 @@ async fn the_secret_merges_the_database_user_and_only_changes_with_content() {
     let (work, outcome) = w.provision_endpoint(work_from_plan(&plan, 0)).await;
     outcome.expect("endpoint");
     w.atlas.clock.sleep(Duration::from_secs(3600)).await;
-    let state = ExecutionState {
-        execution: plan.execution.clone(),
-        request: plan.request.clone(),
-        endpoints: vec![work],
-        secret: None,
-    };
+    let state = plan.state(vec![work]);
     let input = serde_json::to_value(&state).expect("state");
     w.step("store-connection-strings", input.clone())
         .await

@@ -10,7 +10,7 @@ use clock::Clock;
 use privatelink_core::aws::clients::AwsClients;
 use privatelink_core::context::{Context, Settings};
 use privatelink_core::state::{EndpointWork, ExecutionState, Plan};
-use privatelink_core::steps::run_step;
+use privatelink_core::steps::{ENDPOINT_STEPS, run_step};
 use privatelink_core::{ErrorName, StepError};
 use serde_json::{Value, json};
 
@@ -224,15 +224,7 @@ impl World {
         mut work: EndpointWork,
     ) -> (EndpointWork, Result<(), StepError>) {
         let long = Duration::from_secs(3600);
-        let steps = [
-            "ensure-endpoint-service",
-            "get-service-name",
-            "configure-security-groups",
-            "create-vpc-endpoint",
-            "link-endpoint",
-            "verify-endpoint",
-        ];
-        for step in steps {
+        for step in ENDPOINT_STEPS {
             let input = serde_json::to_value(&work).expect("work");
             match self
                 .step_until_ready(step, input, Duration::from_secs(10), long)
@@ -255,25 +247,8 @@ impl World {
             Ok(plan) => plan,
             Err(e) => return (None, Err(e)),
         };
-        let mut state = ExecutionState {
-            execution: plan.execution.clone(),
-            request: plan.request.clone(),
-            endpoints: Vec::new(),
-            secret: None,
-        };
-        for endpoint in plan.endpoints {
-            let work = EndpointWork {
-                execution: plan.execution.clone(),
-                request: plan.request.clone(),
-                endpoint,
-                service: None,
-                service_name: None,
-                security_groups: None,
-                vpc_endpoint: None,
-                link: None,
-                verified: None,
-                error: None,
-            };
+        let mut state = plan.state(Vec::new());
+        for work in (0..plan.endpoints.len()).filter_map(|i| plan.work(i)) {
             let (work, outcome) = self.provision_endpoint(work).await;
             state.endpoints.push(work);
             if let Err(e) = outcome {

@@ -188,3 +188,32 @@ pub struct Removed {
     /// Secrets scheduled for deletion.
     pub secrets: Vec<String>,
 }
+
+impl Plan {
+    /// The Map iteration input for endpoint `index` (what the state machine's ItemSelector
+    /// builds). `None` past the last endpoint.
+    pub fn work(&self, index: usize) -> Option<EndpointWork> {
+        Some(EndpointWork {
+            execution: self.execution.clone(),
+            request: self.request.clone(),
+            endpoint: self.endpoints.get(index)?.clone(),
+            service: None,
+            service_name: None,
+            security_groups: None,
+            vpc_endpoint: None,
+            link: None,
+            verified: None,
+            error: None,
+        })
+    }
+
+    /// The execution state after the Map, given each iteration's final work item.
+    pub fn state(&self, endpoints: Vec<EndpointWork>) -> ExecutionState {
+        ExecutionState {
+            execution: self.execution.clone(),
+            request: self.request.clone(),
+            endpoints,
+            secret: None,
+        }
+    }
+}

@@ -35,6 +35,16 @@ pub use teardown::{teardown_endpoint, teardown_secret};
 pub use validate::validate;
 pub use vpc_endpoint::create_vpc_endpoint;
 
+/// The steps of one Map iteration (one endpoint), in order.
+pub const ENDPOINT_STEPS: [&str; 6] = [
+    "ensure-endpoint-service",
+    "get-service-name",
+    "configure-security-groups",
+    "create-vpc-endpoint",
+    "link-endpoint",
+    "verify-endpoint",
+];
+
 /// Every step name, as the Lambda functions and the state machines know them.
 pub const STEP_NAMES: [&str; 11] = [
     "validate",
