@@ -345,3 +345,49 @@ fn logs_never_contain_secrets_or_tokens() {
     assert!(!text.contains("Bearer "), "a token was logged");
     assert!(!text.contains("Digest "), "a digest header was logged");
 }
+
+#[tokio::test]
+async fn a_request_that_breaks_the_spec_is_refused_and_recorded() {
+    let h = AtlasHarness::default_sim().await;
+    if integration_tests::contract().is_none() {
+        return; // contract() already said why (and fails under CI=true).
+    }
+    let token: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/api/oauth/token", h.sim.base_url()))
+        .basic_auth("sim-client-id", Some("sim-client-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("token json");
+    let token = token["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+    // The cluster media type on a private-endpoint call: a drift the spec catches.
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/api/atlas/v2/groups/{GROUP}/privateEndpoint/endpointService",
+            h.sim.base_url()
+        ))
+        .bearer_auth(token)
+        .header("Accept", "application/vnd.atlas.2024-08-05+json")
+        .header("Content-Type", "application/vnd.atlas.2024-08-05+json")
+        .body(r#"{"providerName":"AWS","region":"US_EAST_1"}"#)
+        .send()
+        .await
+        .expect("response");
+    assert_eq!(response.status().as_u16(), 422);
+    let violations = h.sim.contract_violations();
+    assert!(!violations.is_empty());
+    assert_eq!(
+        violations[0].operation,
+        "createGroupPrivateEndpointEndpointService"
+    );
+    assert!(
+        h.sim.services(GROUP).is_empty(),
+        "nothing created by a refused request"
+    );
+}

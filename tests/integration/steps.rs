@@ -546,3 +546,60 @@ async fn a_failed_service_is_terminal() {
     let started = w.atlas.clock.now();
     assert!(w.atlas.clock.since(started) < Duration::from_secs(1));
 }
+
+#[tokio::test]
+async fn teardown_removes_everything_the_request_made() {
+    let w = World::new(&["us-east-1"]).await;
+    w.provision("exec-up").await.1.expect("provisioned");
+    let plan = w.validate("exec-down", w.request()).await.expect("plan");
+    for i in 0..plan.endpoints.len() {
+        let work = serde_json::to_value(plan.work(i)).expect("work");
+        w.step_until_ready(
+            "teardown-endpoint",
+            work.clone(),
+            Duration::from_secs(15),
+            Duration::from_secs(7200),
+        )
+        .await
+        .expect("teardown endpoint");
+        // Again: nothing left to do, still success.
+        w.step("teardown-endpoint", work)
+            .await
+            .expect("teardown again");
+    }
+    let state = serde_json::to_value(plan.state(Vec::new())).expect("state");
+    w.step("teardown-secret", state.clone())
+        .await
+        .expect("teardown secret");
+    w.step("teardown-secret", state)
+        .await
+        .expect("teardown secret again");
+    w.atlas.clock.sleep(Duration::from_secs(600)).await;
+    let net = &w.networks[0];
+    assert!(w.vpc_endpoints(net).await.is_empty());
+    assert!(w.our_security_groups(net).await.is_empty());
+    assert!(w.atlas.sim.interfaces(&w.project_id).is_empty());
+    assert!(w.atlas.sim.services(&w.project_id).is_empty());
+    let described = secrets(&net.region)
+        .await
+        .describe_secret()
+        .secret_id(w.secret_name())
+        .send()
+        .await
+        .expect("secret still described during its recovery window");
+    assert!(described.deleted_date().is_some(), "scheduled for deletion");
+    w.atlas.assert_contract_clean();
+}
+
+#[tokio::test]
+async fn a_role_in_the_target_account_is_assumed() {
+    let w = World::new(&["us-east-1"]).await;
+    let mut request = w.request();
+    // moto's default account; STS AssumeRole goes to moto like every other AWS call.
+    request["aws"] = json!({"accountId": "123456789012",
+                            "roleArn": "arn:aws:iam::123456789012:role/atlas-privatelink-target"});
+    let plan = w.validate("exec-role", request).await.expect("plan");
+    let (work, outcome) = w.provision_endpoint(work_from_plan(&plan, 0)).await;
+    outcome.expect("provisioned through the assumed role");
+    assert!(work.vpc_endpoint.expect("vpce").created);
+}

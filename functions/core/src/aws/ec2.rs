@@ -8,6 +8,8 @@ use aws_sdk_ec2::types::{
     VpcEndpointType,
 };
 
+use aws_sdk_ec2::operation::RequestId;
+
 use super::errors::{classify, error_code};
 use crate::error::{ErrorName, StepError};
 
@@ -267,7 +269,14 @@ pub async fn create_security_group(
         .send()
         .await;
     match created {
-        Ok(out) => Ok(out.group_id().unwrap_or_default().to_owned()),
+        Ok(out) => {
+            tracing::info!(
+                aws_request_id = out.request_id().unwrap_or("none"),
+                group_id = out.group_id().unwrap_or_default(),
+                "CreateSecurityGroup"
+            );
+            Ok(out.group_id().unwrap_or_default().to_owned())
+        }
         Err(e) if error_code(&e) == Some("InvalidGroup.Duplicate") => {
             let out = client
                 .describe_security_groups()
@@ -444,6 +453,10 @@ pub async fn create_vpc_endpoint(
         .send()
         .await
         .map_err(|e| classify("CreateVpcEndpoint", e))?;
+    tracing::info!(
+        aws_request_id = out.request_id().unwrap_or("none"),
+        "CreateVpcEndpoint"
+    );
     out.vpc_endpoint().map(endpoint_info).ok_or_else(|| {
         StepError::new(
             ErrorName::AwsUnavailable,
@@ -504,5 +517,37 @@ pub async fn delete_vpc_endpoint(client: &Client, vpce_id: &str) -> Result<(), S
         }
         Err(e) if error_code(&e).is_some_and(|c| c.starts_with("InvalidVpcEndpointId")) => Ok(()),
         Err(e) => Err(classify("DeleteVpcEndpoints", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(state: &str) -> VpcEndpointInfo {
+        VpcEndpointInfo {
+            id: "vpce-0123456789abcdef0".into(),
+            state: state.into(),
+            created_by: None,
+        }
+    }
+
+    #[test]
+    fn endpoint_states_compare_case_insensitively() {
+        // aws-sdk-rust#619: the camel-case wire value parses as Unknown("available").
+        let unknown = aws_sdk_ec2::types::State::from("available");
+        assert!(endpoint(unknown.as_str()).is_available());
+        for s in ["available", "Available", "AVAILABLE"] {
+            assert!(endpoint(s).is_available(), "{s}");
+        }
+        for s in ["pendingAcceptance", "PendingAcceptance", "pending"] {
+            let e = endpoint(s);
+            assert!(!e.is_available() && !e.is_dead(), "{s}");
+        }
+        for s in [
+            "rejected", "Rejected", "failed", "Failed", "deleted", "Deleting", "expired",
+        ] {
+            assert!(endpoint(s).is_dead(), "{s}");
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Maps AWS SDK errors to the workflow's error names.
 
+use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::operation::RequestId;
 
 use crate::error::{ErrorName, StepError};
 
@@ -37,11 +39,11 @@ where
 /// Turns an SDK error into a [`StepError`]: throttling → `AwsThrottled`, timeouts, transport
 /// failures and 5xx → `AwsUnavailable`, anything else (access denied, a bad parameter) →
 /// `InvalidRequest` with AWS's code and message.
-pub fn classify<E, R>(operation: &str, err: SdkError<E, R>) -> StepError
+pub fn classify<E>(operation: &str, err: SdkError<E, HttpResponse>) -> StepError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
+    let request_id = err.request_id().unwrap_or("none").to_owned();
     let (name, detail) = match &err {
         SdkError::TimeoutError(_) => (ErrorName::AwsUnavailable, "timed out".to_owned()),
         SdkError::DispatchFailure(failure) => (
@@ -63,5 +65,9 @@ where
         }
         _ => (ErrorName::InvalidRequest, format!("{err}")),
     };
-    StepError::new(name, format!("AWS {operation} failed: {detail}"))
+    tracing::warn!(operation, aws_request_id = %request_id, error = name.as_str(), %detail, "AWS call failed");
+    StepError::new(
+        name,
+        format!("AWS {operation} failed: {detail} (request id {request_id})"),
+    )
 }

@@ -5,6 +5,8 @@ use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::Tag;
 use sha2::{Digest, Sha256};
 
+use aws_sdk_secretsmanager::operation::RequestId;
+
 use super::errors::{classify, error_code};
 use crate::error::StepError;
 
@@ -73,6 +75,10 @@ pub async fn write_secret(
                 .send()
                 .await
                 .map_err(|e| classify("PutSecretValue", e))?;
+            tracing::info!(
+                aws_request_id = out.request_id().unwrap_or("none"),
+                "PutSecretValue"
+            );
             Ok(SecretWrite {
                 arn,
                 version_id: out.version_id().unwrap_or(&token).to_owned(),
@@ -99,7 +105,13 @@ pub async fn write_secret(
                 .await;
             match created {
                 Ok(out) => Ok(SecretWrite {
-                    arn: out.arn().unwrap_or(name).to_owned(),
+                    arn: {
+                        tracing::info!(
+                            aws_request_id = out.request_id().unwrap_or("none"),
+                            "CreateSecret"
+                        );
+                        out.arn().unwrap_or(name).to_owned()
+                    },
                     version_id: out.version_id().unwrap_or(&token).to_owned(),
                     created: true,
                 }),
