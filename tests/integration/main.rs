@@ -1,4 +1,5 @@
 //! Integration and end-to-end tests, in one binary (one link of the AWS SDK, not one per file).
 
 mod atlas_client;
+mod e2e;
 mod steps;

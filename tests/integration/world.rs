@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use atlas_privatelink::local_stack::{create_credentials_secret, create_network};
 use clock::Clock;
 use privatelink_core::aws::clients::AwsClients;
 use privatelink_core::context::{Context, Settings};
@@ -29,16 +29,7 @@ pub fn unique_project_id() -> String {
     format!("{:08x}{:08x}{:08x}", std::process::id(), nanos, n as u32)
 }
 
-/// One region's VPC.
-#[derive(Debug, Clone)]
-pub struct Network {
-    /// AWS region.
-    pub region: String,
-    /// The VPC.
-    pub vpc_id: String,
-    /// Two subnets in it.
-    pub subnet_ids: Vec<String>,
-}
+pub use atlas_privatelink::local_stack::Network;
 
 /// Everything a step test needs.
 pub struct World {
@@ -68,48 +59,9 @@ pub async fn secrets(region: &str) -> aws_sdk_secretsmanager::Client {
 
 /// Creates a VPC (10.42.0.0/16) with two subnets, tagged `team=<tag>`.
 pub async fn make_network(region: &str, tag: &str) -> Network {
-    let ec2 = ec2(region).await;
-    let tags = |t: ResourceType| {
-        TagSpecification::builder()
-            .resource_type(t)
-            .tags(Tag::builder().key("team").value(tag).build())
-            .build()
-    };
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.42.0.0/16")
-        .tag_specifications(tags(ResourceType::Vpc))
-        .send()
+    create_network(&ec2(region).await, region, tag)
         .await
-        .expect("create vpc");
-    let vpc_id = vpc
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .expect("vpc id")
-        .to_owned();
-    let mut subnet_ids = Vec::new();
-    for cidr in ["10.42.1.0/24", "10.42.2.0/24"] {
-        let subnet = ec2
-            .create_subnet()
-            .vpc_id(&vpc_id)
-            .cidr_block(cidr)
-            .tag_specifications(tags(ResourceType::Subnet))
-            .send()
-            .await
-            .expect("create subnet");
-        subnet_ids.push(
-            subnet
-                .subnet()
-                .and_then(|s| s.subnet_id())
-                .expect("subnet id")
-                .to_owned(),
-        );
-    }
-    Network {
-        region: region.to_owned(),
-        vpc_id,
-        subnet_ids,
-    }
+        .expect("network")
 }
 
 impl World {
@@ -138,17 +90,15 @@ impl World {
         }
         let home = moto().sdk_config("us-east-1").await;
         let sm = aws_sdk_secretsmanager::Client::new(&home);
-        let credentials = sm
-            .create_secret()
-            .name(format!("atlas-credentials-{project_id}"))
-            .secret_string(
-                json!({"clientId": "sim-client-id", "clientSecret": "sim-client-secret", "baseUrl": atlas.sim.base_url()})
-                    .to_string(),
-            )
-            .send()
-            .await
-            .expect("credentials secret");
-        let credentials_arn = credentials.arn().expect("arn").to_owned();
+        let credentials_arn = create_credentials_secret(
+            &sm,
+            &format!("atlas-credentials-{project_id}"),
+            "sim-client-id",
+            "sim-client-secret",
+            &atlas.sim.base_url(),
+        )
+        .await
+        .expect("credentials secret");
         let settings = Settings {
             secret_recovery_days: 7,
             atlas_request_timeout: Duration::from_secs(5),
@@ -376,4 +326,46 @@ fn is_not_ready(name: ErrorName) -> bool {
             | ErrorName::InterfaceEndpointNotReady
             | ErrorName::ConnectionStringsNotReady
     )
+}
+
+impl World {
+    /// Runs a state machine file on this world with the real steps, on the virtual clock.
+    pub async fn execute(
+        &self,
+        machine: atlas_privatelink::machines::Machine,
+        request: Value,
+        name: &str,
+    ) -> asl_runner::ExecutionResult {
+        self.execute_with(
+            Arc::new(atlas_privatelink::local::StepInvoker::new(self.ctx.clone())),
+            machine,
+            request,
+            name,
+        )
+        .await
+    }
+
+    /// The same with a given task invoker (to inject failures).
+    pub async fn execute_with(
+        &self,
+        invoker: Arc<dyn asl_runner::TaskInvoker>,
+        machine: atlas_privatelink::machines::Machine,
+        request: Value,
+        name: &str,
+    ) -> asl_runner::ExecutionResult {
+        let definition = machine.load().expect("definition loads");
+        let runner = asl_runner::Runner::new(
+            definition,
+            invoker,
+            asl_runner::RunnerConfig::virtual_time(self.atlas.clock.clone()),
+        );
+        runner
+            .run_with(
+                request,
+                asl_runner::ExecutionOptions {
+                    name: Some(name.to_owned()),
+                },
+            )
+            .await
+    }
 }

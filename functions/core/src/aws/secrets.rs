@@ -63,6 +63,16 @@ pub async fn write_secret(
     match client.describe_secret().secret_id(name).send().await {
         Ok(existing) => {
             let arn = existing.arn().unwrap_or(name).to_owned();
+            if existing.deleted_date().is_some() {
+                // Scheduled for deletion (a teardown or rollback before): bring it back.
+                client
+                    .restore_secret()
+                    .secret_id(&arn)
+                    .send()
+                    .await
+                    .map_err(|e| classify("RestoreSecret", e))?;
+                tracing::info!(secret_arn = %arn, "restored a secret scheduled for deletion");
+            }
             let created = existing
                 .tags()
                 .iter()
@@ -125,6 +135,27 @@ pub async fn write_secret(
                 Err(e) => Err(classify("CreateSecret", e)),
             }
         }
+        Err(e) => Err(classify("DescribeSecret", e)),
+    }
+}
+
+/// Whether the secret `name` exists (and is not scheduled for deletion) with the created-by tag
+/// of `execution`; returns its ARN then.
+pub async fn created_by(
+    client: &Client,
+    name: &str,
+    execution: &str,
+) -> Result<Option<String>, StepError> {
+    match client.describe_secret().secret_id(name).send().await {
+        Ok(found) => {
+            let ours = found.deleted_date().is_none()
+                && found
+                    .tags()
+                    .iter()
+                    .any(|t| t.key() == Some(TAG_CREATED_BY) && t.value() == Some(execution));
+            Ok(ours.then(|| found.arn().unwrap_or(name).to_owned()))
+        }
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(None),
         Err(e) => Err(classify("DescribeSecret", e)),
     }
 }

@@ -215,3 +215,25 @@ pub(crate) fn needs<'a, T>(value: &'a Option<T>, what: &str) -> Result<&'a T, St
         )
     })
 }
+
+/// A deterministic Step Functions execution name for `action` (`provision`, `teardown`) on a
+/// request: the same request always gets the same name, so a duplicated event starts one
+/// execution. At most 80 characters of `[A-Za-z0-9-_]`, readable at a glance.
+pub fn execution_name(action: &str, request: &Value) -> String {
+    let text = |pointer: &str| {
+        request
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect::<String>()
+    };
+    // serde_json writes object keys sorted, so equal requests hash equally.
+    let digest = Sha256::digest(request.to_string().as_bytes());
+    let project: String = text("/atlas/projectId").chars().take(8).collect();
+    let cluster: String = text("/atlas/clusterName").chars().take(32).collect();
+    let mut name = format!("{action}-{project}-{cluster}-{}", hex::encode(&digest[..8]));
+    name.truncate(80);
+    name
+}

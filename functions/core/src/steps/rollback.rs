@@ -1,9 +1,12 @@
 //! Step 9: undo what this execution created, in the order link → VPC endpoint → security
-//! group → endpoint service → secret. Adopted resources are left alone. Idempotent: safe to
-//! retry, and a retry continues where the last attempt stopped.
+//! group → endpoint service → secret. Adopted resources are left alone. What this execution
+//! made is known from the steps' `created` flags and, for AWS resources whose step crashed
+//! before it could report, from their `created-by` tag. Idempotent: safe to retry, and a retry
+//! continues where the last attempt stopped.
 
 use atlas_api::AtlasError;
 
+use super::security_groups::group_name;
 use super::{atlas_error, region_clients};
 use crate::aws::{ec2, secrets};
 use crate::context::Context;
@@ -18,25 +21,64 @@ pub async fn rollback(ctx: &Context, state: &ExecutionState) -> Result<Removed, 
     for work in state.endpoints.iter().rev() {
         let service = work.service.as_ref();
         let vpce = work.vpc_endpoint.as_ref();
-        if let (Some(service), Some(vpce), Some(link)) = (service, vpce, work.link.as_ref())
-            && link.created
-        {
-            atlas
-                .delete_interface_endpoint(group, &service.service_id, &vpce.vpc_endpoint_id)
-                .await
-                .map_err(atlas_error)?;
-            removed.links.push(vpce.vpc_endpoint_id.clone());
-        }
         let clients = region_clients(ctx, work).await;
-        if let Some(vpce) = vpce.filter(|v| v.created) {
-            ec2::delete_vpc_endpoint(&clients.ec2, &vpce.vpc_endpoint_id).await?;
-            removed.vpc_endpoints.push(vpce.vpc_endpoint_id.clone());
-        }
-        if let Some(sg) = work.security_groups.as_ref().filter(|s| s.created)
-            && let Some(id) = &sg.own_group_id
+        let p = &work.endpoint;
+        // What the outputs record, plus what carries this execution's created-by tag: a step
+        // that crashed after its side effect left no output, but did leave its tags.
+        let mut vpces: Vec<String> = vpce
+            .filter(|v| v.created)
+            .map(|v| v.vpc_endpoint_id.clone())
+            .into_iter()
+            .collect();
+        for found in ec2::find_vpc_endpoints_by_key(&clients.ec2, &p.vpc_id, &p.request_key).await?
         {
-            ec2::delete_security_group(&clients.ec2, id).await?;
-            removed.security_groups.push(id.clone());
+            if found.created_by.as_deref() == Some(state.execution.as_str())
+                && !vpces.contains(&found.id)
+            {
+                vpces.push(found.id);
+            }
+        }
+        // Links: the one the link step reports making, and any link to an endpoint this
+        // execution made (the link step may have crashed before it could report).
+        let mut links = vpces.clone();
+        if let (Some(vpce), Some(link)) = (vpce, work.link.as_ref())
+            && link.created
+            && !links.contains(&vpce.vpc_endpoint_id)
+        {
+            links.push(vpce.vpc_endpoint_id.clone());
+        }
+        if let Some(service) = service {
+            for id in links {
+                unlink(&atlas, group, &service.service_id, &id).await?;
+                removed.links.push(id);
+            }
+        }
+        for id in vpces {
+            ec2::delete_vpc_endpoint(&clients.ec2, &id).await?;
+            removed.vpc_endpoints.push(id);
+        }
+        let mut groups: Vec<String> = work
+            .security_groups
+            .as_ref()
+            .filter(|s| s.created)
+            .and_then(|s| s.own_group_id.clone())
+            .into_iter()
+            .collect();
+        if let Some(found) = ec2::find_security_group(
+            &clients.ec2,
+            &p.vpc_id,
+            &p.request_key,
+            &group_name(&p.request_key),
+        )
+        .await?
+            && found.created_by.as_deref() == Some(state.execution.as_str())
+            && !groups.contains(&found.id)
+        {
+            groups.push(found.id);
+        }
+        for id in groups {
+            ec2::delete_security_group(&clients.ec2, &id).await?;
+            removed.security_groups.push(id);
         }
         if let Some(service) = service.filter(|s| s.created)
             && delete_service_if_unused(&atlas, group, &service.service_id).await?
@@ -44,19 +86,40 @@ pub async fn rollback(ctx: &Context, state: &ExecutionState) -> Result<Removed, 
             removed.endpoint_services.push(service.service_id.clone());
         }
     }
-    if let Some(secret) = state.secret.as_ref().filter(|s| s.created) {
-        let (role, region) = super::store::secret_location(&state.request);
-        let clients = ctx.aws.for_region(role, region).await;
-        secrets::delete_secret(
-            &clients.secrets,
-            &secret.secret_arn,
-            ctx.settings.secret_recovery_days,
-        )
-        .await?;
-        removed.secrets.push(secret.secret_arn.clone());
+    // The secret, if this execution created it (recorded, or found by its created-by tag
+    // when the store step crashed before it could report).
+    let (role, region) = super::store::secret_location(&state.request);
+    let clients = ctx.aws.for_region(role, region).await;
+    let recorded = state
+        .secret
+        .as_ref()
+        .filter(|s| s.created)
+        .map(|s| s.secret_arn.clone());
+    let tagged = secrets::created_by(
+        &clients.secrets,
+        &state.request.secret.name,
+        &state.execution,
+    )
+    .await?;
+    if let Some(arn) = recorded.or(tagged) {
+        secrets::delete_secret(&clients.secrets, &arn, ctx.settings.secret_recovery_days).await?;
+        removed.secrets.push(arn);
     }
     tracing::info!(execution = %state.execution, ?removed, "rolled back");
     Ok(removed)
+}
+
+/// Removes a link in Atlas (gone already is fine).
+async fn unlink(
+    atlas: &atlas_api::AtlasClient,
+    group: &str,
+    service_id: &str,
+    vpce_id: &str,
+) -> Result<(), StepError> {
+    atlas
+        .delete_interface_endpoint(group, service_id, vpce_id)
+        .await
+        .map_err(atlas_error)
 }
 
 /// Deletes an endpoint service that has no interface endpoints left (others' links keep it).

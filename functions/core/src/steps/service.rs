@@ -19,7 +19,8 @@ fn live_service<'a>(services: &'a [EndpointService], region: &str) -> Option<&'a
 
 /// Ensures the project has an AWS endpoint service in the endpoint's region: adopts the
 /// existing one, else creates it. A 409 "already exists for region" (a racing run created it
-/// between our list and our create) is answered by listing again and adopting.
+/// between our list and our create) is answered by listing again and adopting. While the
+/// region's service is being deleted (a rollback, a teardown), `EndpointServiceNotReady`.
 pub async fn ensure_endpoint_service(
     ctx: &Context,
     work: EndpointWork,
@@ -37,6 +38,21 @@ pub async fn ensure_endpoint_service(
             service_id: existing.id.clone(),
             created: false,
         });
+    }
+    if let Some(deleting) = services.iter().find(|s| {
+        s.region_name
+            .as_deref()
+            .is_some_and(|r| same_region(r, region))
+            && s.status == ServiceStatus::Deleting
+    }) {
+        // Atlas allows one service per region, the one being deleted included.
+        return Err(StepError::new(
+            ErrorName::EndpointServiceNotReady,
+            format!(
+                "the region's endpoint service {} is being deleted; a new one can be created once it is gone",
+                deleting.id
+            ),
+        ));
     }
     if let Some(failed) = services.iter().find(|s| {
         s.region_name
@@ -66,19 +82,12 @@ pub async fn ensure_endpoint_service(
                 .list_endpoint_services(group)
                 .await
                 .map_err(atlas_error)?;
-            let existing = services
-                .iter()
-                .find(|s| {
-                    s.region_name
-                        .as_deref()
-                        .is_some_and(|r| same_region(r, region))
-                })
-                .ok_or_else(|| {
-                    StepError::new(
-                        ErrorName::EndpointServiceNotReady,
-                        format!("Atlas says a service exists in {region} but does not list it yet"),
-                    )
-                })?;
+            let existing = live_service(&services, region).ok_or_else(|| {
+                StepError::new(
+                    ErrorName::EndpointServiceNotReady,
+                    format!("Atlas says a service exists in {region}, but none is live yet (being deleted, or not listed yet)"),
+                )
+            })?;
             tracing::info!(execution = %work.execution, service_id = %existing.id, region = %region, "adopted the service a racing run created");
             Ok(ServiceRef {
                 service_id: existing.id.clone(),

@@ -12,23 +12,41 @@ use crate::error::{ErrorName, StepError};
 use crate::request::{Endpoint, ProvisionRequest, VpcSelector, parse_request};
 use crate::state::{EndpointPlan, Plan};
 
-/// The input of the validate step: the execution name and the request as given.
+/// The input of the validate step: the execution name, the request as given, and what the
+/// plan is for.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ValidateInput {
     execution: String,
     request: Value,
+    #[serde(default)]
+    purpose: Purpose,
 }
 
-/// Validates `{execution, request}` and produces the [`Plan`] the rest of the workflow uses.
+/// Provisioning checks the cluster's regions; teardown must work even when the cluster is
+/// gone, so it checks only the request and the AWS side.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Purpose {
+    #[default]
+    Provision,
+    Teardown,
+}
+
+/// Validates `{execution, request, purpose?}` and produces the [`Plan`] the rest of the workflow uses.
 pub async fn validate(ctx: &Context, input: Value) -> Result<Plan, StepError> {
     let input: ValidateInput = serde_json::from_value(input).map_err(|e| {
         StepError::invalid(
             "(step input)",
-            format!("validate takes {{\"execution\": name, \"request\": {{…}}}}: {e}"),
+            format!(
+                "validate takes {{\"execution\": name, \"request\": {{…}}, \"purpose\": \"provision\"|\"teardown\"}}: {e}"
+            ),
         )
     })?;
     let request = parse_request(&input.request)?;
-    check_cluster(ctx, &request).await?;
+    if input.purpose == Purpose::Provision {
+        check_cluster(ctx, &request).await?;
+    }
     let mut endpoints = Vec::with_capacity(request.endpoints.len());
     for (index, endpoint) in request.endpoints.iter().enumerate() {
         endpoints.push(plan_endpoint(ctx, &request, index, endpoint).await?);

@@ -1,0 +1,87 @@
+//! Local execution: the state machine files run by `asl-runner`, their tasks dispatched
+//! in-process to the same step code the Lambda functions run, errors keeping their names.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use asl_runner::{
+    DefinitionErrors, ExecutionOptions, ExecutionResult, Runner, RunnerConfig, TaskFailure,
+    TaskInvoker,
+};
+use futures::future::BoxFuture;
+use privatelink_core::context::Context;
+use privatelink_core::steps::run_step;
+use serde_json::Value;
+
+use crate::machines::{Machine, step_of};
+
+/// Runs Task states in-process with [`run_step`], counting invocations per step.
+pub struct StepInvoker {
+    ctx: Arc<Context>,
+    invocations: Mutex<BTreeMap<String, u64>>,
+}
+
+impl StepInvoker {
+    /// An invoker on `ctx`.
+    pub fn new(ctx: Arc<Context>) -> Self {
+        Self {
+            ctx,
+            invocations: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// How many times each step ran (Lambda invocations, in AWS).
+    pub fn invocations(&self) -> BTreeMap<String, u64> {
+        self.invocations
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
+    }
+}
+
+impl TaskInvoker for StepInvoker {
+    fn invoke<'a>(
+        &'a self,
+        resource: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
+        Box::pin(async move {
+            let step = step_of(resource).ok_or_else(|| {
+                TaskFailure::new(
+                    "States.TaskFailed",
+                    format!("no local function for {resource}"),
+                )
+            })?;
+            if let Ok(mut counts) = self.invocations.lock() {
+                *counts.entry(step.to_owned()).or_default() += 1;
+            }
+            run_step(&self.ctx, step, input)
+                .await
+                .map_err(|e| TaskFailure::new(e.name.as_str(), e.message))
+        })
+    }
+}
+
+/// Runs `machine` on `input` under the execution name `name`.
+pub async fn run_machine(
+    invoker: Arc<StepInvoker>,
+    machine: Machine,
+    input: Value,
+    name: &str,
+    config: RunnerConfig,
+) -> Result<ExecutionResult, DefinitionErrors> {
+    let definition = machine.load()?;
+    let runner = Runner::new(
+        definition,
+        invoker,
+        config.state_machine_name(machine.name()),
+    );
+    Ok(runner
+        .run_with(
+            input,
+            ExecutionOptions {
+                name: Some(name.to_owned()),
+            },
+        )
+        .await)
+}

@@ -1,0 +1,189 @@
+//! The local stack: a moto server for EC2, Secrets Manager and STS, and the seeding of a VPC,
+//! subnets and secrets in it.
+//!
+//! moto is started on a free loopback port from `$MOTO_SERVER_BIN` or the venv that
+//! `scripts/install-tools.sh` makes. It dies with this process: it runs under a small shell
+//! that kills it when our end of its stdin pipe closes, which happens however we exit.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ec2::config::Credentials;
+
+/// A running moto server.
+pub struct Moto {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    child: Mutex<Option<Child>>,
+}
+
+/// Where `moto_server` is: `$MOTO_SERVER_BIN`, else `$TOOLS_DIR/venv/bin`, else `.tools/venv/bin`
+/// of this repository.
+pub fn moto_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("MOTO_SERVER_BIN") {
+        return PathBuf::from(bin);
+    }
+    let tools = std::env::var_os("TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools"));
+    tools.join("venv/bin/moto_server")
+}
+
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free loopback port: {e}"))
+}
+
+impl Moto {
+    /// Starts a moto server on a free loopback port and waits until it answers.
+    pub fn start() -> Result<Moto, String> {
+        let bin = moto_binary();
+        if !bin.exists() {
+            return Err(format!(
+                "moto_server not found at {}: run ./scripts/install-tools.sh",
+                bin.display()
+            ));
+        }
+        let port = free_port()?;
+        // `cat` returns when this process exits (its stdin pipe closes); then moto is killed.
+        let script = r#""$0" -H 127.0.0.1 -p "$1" >/dev/null 2>&1 & m=$!; cat >/dev/null; kill $m"#;
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg(&bin)
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("start {}: {e}", bin.display()))?;
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                return Err(format!("moto_server did not start on port {port} in 30 s"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(Moto {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child: Mutex::new(Some(child)),
+        })
+    }
+
+    /// Stops the server (it also stops when this process exits).
+    pub fn stop(&self) {
+        if let Some(mut child) = self.child.lock().ok().and_then(|mut c| c.take()) {
+            // Closing the pipe makes the wrapper kill moto.
+            drop(child.stdin.take());
+            let _ = child.wait();
+        }
+    }
+
+    /// A moto server shared by every caller in this process (tests), started on first use.
+    pub fn shared() -> &'static Moto {
+        static MOTO: OnceLock<Moto> = OnceLock::new();
+        MOTO.get_or_init(|| Moto::start().unwrap_or_else(|e| panic!("{e}")))
+    }
+    /// SDK configuration pointing at moto, with dummy credentials, in `region`.
+    pub async fn sdk_config(&self, region: &str) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(Region::new(region.to_owned()))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+            .timeout_config(privatelink_core::aws::clients::timeouts())
+            .load()
+            .await
+    }
+}
+
+/// A VPC with two subnets, as the demo and the tests make them.
+#[derive(Debug, Clone)]
+pub struct Network {
+    /// AWS region.
+    pub region: String,
+    /// The VPC.
+    pub vpc_id: String,
+    /// Its subnets.
+    pub subnet_ids: Vec<String>,
+}
+
+/// Creates a VPC (10.42.0.0/16) with two subnets, all tagged `team=<team>`.
+pub async fn create_network(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    team: &str,
+) -> Result<Network, String> {
+    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+    let tags = |t: ResourceType| {
+        TagSpecification::builder()
+            .resource_type(t)
+            .tags(Tag::builder().key("team").value(team).build())
+            .build()
+    };
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.42.0.0/16")
+        .tag_specifications(tags(ResourceType::Vpc))
+        .send()
+        .await
+        .map_err(|e| format!("CreateVpc: {e}"))?;
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .ok_or("CreateVpc returned no id")?
+        .to_owned();
+    let mut subnet_ids = Vec::new();
+    for cidr in ["10.42.1.0/24", "10.42.2.0/24"] {
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block(cidr)
+            .tag_specifications(tags(ResourceType::Subnet))
+            .send()
+            .await
+            .map_err(|e| format!("CreateSubnet: {e}"))?;
+        subnet_ids.push(
+            subnet
+                .subnet()
+                .and_then(|s| s.subnet_id())
+                .ok_or("CreateSubnet returned no id")?
+                .to_owned(),
+        );
+    }
+    Ok(Network {
+        region: region.to_owned(),
+        vpc_id,
+        subnet_ids,
+    })
+}
+
+/// Stores Atlas service-account credentials (and the simulator's URL) in a secret, as an
+/// operator would for the deployed functions; returns its ARN.
+pub async fn create_credentials_secret(
+    secrets: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    client_id: &str,
+    client_secret: &str,
+    base_url: &str,
+) -> Result<String, String> {
+    let document = serde_json::json!({
+        "clientId": client_id, "clientSecret": client_secret, "baseUrl": base_url
+    });
+    let out = secrets
+        .create_secret()
+        .name(name)
+        .secret_string(document.to_string())
+        .send()
+        .await
+        .map_err(|e| format!("CreateSecret {name}: {e}"))?;
+    out.arn()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("CreateSecret {name} returned no ARN"))
+}
