@@ -8,3 +8,4 @@ pub mod local;
 pub mod local_stack;
 pub mod machines;
 pub mod timeline;
+pub mod watch;

@@ -39,6 +39,24 @@ enum Command {
     /// The whole thing on this machine: moto and the Atlas simulator, a provisioning, the
     /// stored secret, and a teardown.
     Demo,
+    /// Validates a request and starts the deployed provisioning state machine on it, under the
+    /// name derived from the request (a repeat finds the same execution). Prints its ARN.
+    Start {
+        /// The request JSON file.
+        request: PathBuf,
+        /// ARN of the provisioning state machine (the stack output ProvisionStateMachineArn).
+        #[arg(long)]
+        state_machine: String,
+    },
+    /// Follows an execution in AWS until it ends: one line per state, a progress display, and
+    /// the exit code from the outcome (0 succeeded, 1 otherwise).
+    Watch {
+        /// The execution ARN (as `start` prints it).
+        execution_arn: String,
+        /// Seconds between polls of the execution history.
+        #[arg(long, default_value_t = 5)]
+        poll_seconds: u64,
+    },
 }
 
 #[derive(clap::Args)]
@@ -132,6 +150,46 @@ fn validate(path: PathBuf) -> Result<ExitCode, String> {
     }
 }
 
+async fn sfn_client() -> aws_sdk_sfn::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(privatelink_core::aws::clients::timeouts())
+        .load()
+        .await;
+    aws_sdk_sfn::Client::new(&config)
+}
+
+async fn start(path: PathBuf, state_machine: String) -> Result<ExitCode, String> {
+    let request = read_request(&path)?;
+    match privatelink_dispatcher::start(&sfn_client().await, &state_machine, &request).await {
+        Ok(started) => {
+            println!("{}", started.execution_arn);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{}: {}", e.name.as_str(), e.message);
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+async fn watch(execution_arn: String, poll_seconds: u64) -> Result<ExitCode, String> {
+    let poll = std::time::Duration::from_secs(poll_seconds.max(1));
+    let outcome =
+        atlas_privatelink::watch::watch(&sfn_client().await, &execution_arn, poll).await?;
+    if outcome.succeeded() {
+        eprintln!("SUCCEEDED");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "{}: {} {}",
+            outcome.status,
+            outcome.error.as_deref().unwrap_or(""),
+            outcome.cause.as_deref().unwrap_or("")
+        );
+        Ok(ExitCode::from(1))
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ATLAS_PRIVATELINK_LOG")
@@ -149,6 +207,14 @@ async fn main() -> ExitCode {
         Command::Demo => atlas_privatelink::demo::run()
             .await
             .map(|()| ExitCode::SUCCESS),
+        Command::Start {
+            request,
+            state_machine,
+        } => start(request, state_machine).await,
+        Command::Watch {
+            execution_arn,
+            poll_seconds,
+        } => watch(execution_arn, poll_seconds).await,
     };
     outcome.unwrap_or_else(|message| {
         eprintln!("error: {message}");

@@ -1,0 +1,181 @@
+//! The dispatcher: turns an EventBridge event into a provisioning execution.
+//!
+//! * `source: atlas-privatelink`, `detail-type: PrivateEndpointRequested`: the detail is the
+//!   request.
+//! * Control Tower `CreateManagedAccount` (`SUCCEEDED`): the request for the new account is
+//!   built from the stack's settings: the role to assume there, and VPCs found by tag.
+//!
+//! The request is validated first; a bad event is logged and starts nothing. The execution
+//! name is derived from the request, so a duplicated event starts one execution.
+#![warn(missing_docs)]
+
+use aws_sdk_sfn::error::ProvideErrorMetadata;
+use privatelink_core::steps::execution_name;
+use privatelink_core::{ErrorName, StepError, parse_request};
+use serde_json::{Value, json};
+
+/// Settings for requests built for new accounts (from the function's environment).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VendingSettings {
+    /// `VENDING_PROJECT_ID`.
+    pub project_id: String,
+    /// `VENDING_CLUSTER_NAME`.
+    pub cluster_name: String,
+    /// `VENDING_REGIONS`, comma-separated AWS region names.
+    pub regions: Vec<String>,
+    /// `VENDING_VPC_TAG_KEY` / `VENDING_VPC_TAG_VALUE`: how to find the VPC and subnets.
+    pub vpc_tag: (String, String),
+    /// `CROSS_ACCOUNT_ROLE_NAME`: the role to assume in the new account.
+    pub role_name: String,
+}
+
+impl VendingSettings {
+    /// Reads the settings from the environment (empty when unset).
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).unwrap_or_default().trim().to_owned();
+        Self {
+            project_id: var("VENDING_PROJECT_ID"),
+            cluster_name: var("VENDING_CLUSTER_NAME"),
+            regions: var("VENDING_REGIONS")
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            vpc_tag: (var("VENDING_VPC_TAG_KEY"), var("VENDING_VPC_TAG_VALUE")),
+            role_name: var("CROSS_ACCOUNT_ROLE_NAME"),
+        }
+    }
+
+    /// The provisioning request for a new account.
+    pub fn request_for(&self, account_id: &str) -> Value {
+        json!({
+            "atlas": {"projectId": self.project_id, "clusterName": self.cluster_name},
+            "aws": {
+                "accountId": account_id,
+                "roleArn": format!("arn:aws:iam::{account_id}:role/{}", self.role_name)
+            },
+            "endpoints": self.regions.iter().map(|region| json!({
+                "region": region,
+                "vpcTag": {"key": self.vpc_tag.0, "value": self.vpc_tag.1}
+            })).collect::<Vec<_>>(),
+            "tags": {"provisioned-for": "account-vending"}
+        })
+    }
+}
+
+/// The request an event asks for, or why it asks for none.
+pub fn request_from_event(event: &Value, vending: &VendingSettings) -> Result<Value, StepError> {
+    let text = |pointer: &str| event.pointer(pointer).and_then(Value::as_str);
+    match (text("/source"), text("/detail-type")) {
+        (Some("atlas-privatelink"), Some("PrivateEndpointRequested")) => event
+            .get("detail")
+            .filter(|d| d.is_object())
+            .cloned()
+            .ok_or_else(|| StepError::invalid("detail", "the event carries no request object")),
+        (Some("aws.controltower"), Some("AWS Service Event via CloudTrail")) => {
+            if text("/detail/eventName") != Some("CreateManagedAccount") {
+                return Err(StepError::invalid(
+                    "detail.eventName",
+                    "only CreateManagedAccount events start a provisioning",
+                ));
+            }
+            let status = "/detail/serviceEventDetails/createManagedAccountStatus";
+            if text(&format!("{status}/state")) != Some("SUCCEEDED") {
+                return Err(StepError::invalid(
+                    "detail.serviceEventDetails.createManagedAccountStatus.state",
+                    "the account was not created successfully",
+                ));
+            }
+            let account = text(&format!("{status}/account/accountId")).ok_or_else(|| {
+                StepError::invalid(
+                    "detail.serviceEventDetails.createManagedAccountStatus.account.accountId",
+                    "is required",
+                )
+            })?;
+            Ok(vending.request_for(account))
+        }
+        (source, kind) => Err(StepError::invalid(
+            "source",
+            format!(
+                "not an event this function handles (source {:?}, detail-type {:?})",
+                source.unwrap_or(""),
+                kind.unwrap_or("")
+            ),
+        )),
+    }
+}
+
+/// What the dispatcher did with an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    /// The execution's ARN.
+    pub execution_arn: String,
+    /// Its (deterministic) name.
+    pub name: String,
+}
+
+/// Validates `request` and starts the provisioning execution for it under its deterministic
+/// name. Starting the same request twice gives the same execution (Step Functions treats a
+/// repeated name with the same input as the same execution).
+pub async fn start(
+    sfn: &aws_sdk_sfn::Client,
+    state_machine_arn: &str,
+    request: &Value,
+) -> Result<Started, StepError> {
+    parse_request(request)?;
+    let name = execution_name("provision", request);
+    let out = sfn
+        .start_execution()
+        .state_machine_arn(state_machine_arn)
+        .name(&name)
+        .input(request.to_string())
+        .send()
+        .await
+        .map_err(|e| {
+            let code = e.code().unwrap_or("Unknown").to_owned();
+            let name = match code.as_str() {
+                "ThrottlingException" => ErrorName::AwsThrottled,
+                "ExecutionAlreadyExists" => ErrorName::InvalidRequest,
+                _ => ErrorName::AwsUnavailable,
+            };
+            StepError::new(
+                name,
+                format!(
+                    "StartExecution {name}: {code}: {}",
+                    e.message().unwrap_or("")
+                ),
+            )
+        })?;
+    Ok(Started {
+        execution_arn: out.execution_arn().to_owned(),
+        name,
+    })
+}
+
+/// Handles one event: the execution started, or `None` when the event was rejected (logged).
+pub async fn dispatch(
+    sfn: &aws_sdk_sfn::Client,
+    state_machine_arn: &str,
+    vending: &VendingSettings,
+    event: &Value,
+) -> Result<Option<Started>, StepError> {
+    let request = match request_from_event(event, vending) {
+        Ok(request) => request,
+        Err(e) => {
+            tracing::error!(error = e.name.as_str(), cause = %e.message, "event rejected, nothing started");
+            return Ok(None);
+        }
+    };
+    match start(sfn, state_machine_arn, &request).await {
+        Ok(started) => {
+            tracing::info!(execution_arn = %started.execution_arn, name = %started.name, "provisioning started");
+            Ok(Some(started))
+        }
+        Err(e) if e.name == ErrorName::InvalidRequest => {
+            tracing::error!(error = e.name.as_str(), cause = %e.message, "request rejected, nothing started");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
