@@ -10,3 +10,39 @@ if [ ! -x "$venv/bin/moto_server" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6'
 fi
+
+# Step Functions references for the conformance and lint tests (tests/integration/conformance.rs):
+# a local Node 22 (npm's `node` package; aws-local-stepfunctions 3 needs Node >= 22) with
+# aws-local-stepfunctions and asl-validator in $TOOLS_DIR/node, and statelint in the venv.
+node_dir="$TOOLS_DIR/node"
+node_manifest='{
+  "private": true,
+  "description": "Tools for atlas-privatelink tests, installed by scripts/install-tools.sh",
+  "dependencies": {
+    "node": "^22",
+    "aws-local-stepfunctions": "^3",
+    "asl-validator": "^4"
+  }
+}'
+if [ ! -x "$node_dir/node_modules/node/bin/node" ] \
+  || [ ! -f "$node_dir/node_modules/aws-local-stepfunctions/package.json" ] \
+  || [ ! -f "$node_dir/node_modules/asl-validator/package.json" ] \
+  || [ "$(cat "$node_dir/package.json" 2>/dev/null)" != "$node_manifest" ]; then
+  log "installing node@22, aws-local-stepfunctions@3, asl-validator@4 into $node_dir (npm)"
+  mkdir -p "$node_dir"
+  printf '%s\n' "$node_manifest" >"$node_dir/package.json"
+  npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error >/dev/null
+fi
+if [ ! -x "$venv/bin/statelint" ]; then
+  log "installing statelint into $venv (PyPI)"
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'statelint>=3,<4'
+fi
+
+# SAM template checks (tests/integration/infra.rs): aws-sam-cli for `sam validate --lint`, and
+# cfn-lint plus samtranslator (which both bring) to lint the template after the SAM transform.
+if [ ! -x "$venv/bin/sam" ] || [ ! -x "$venv/bin/cfn-lint" ]; then
+  log "installing aws-sam-cli and cfn-lint into $venv (PyPI, about a minute)"
+  [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'aws-sam-cli>=1,<2' 'cfn-lint>=1,<2'
+fi

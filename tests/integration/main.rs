@@ -1,5 +1,7 @@
 //! Integration and end-to-end tests, in one binary (one link of the AWS SDK, not one per file).
 
 mod atlas_client;
+mod conformance;
+mod dispatch;
 mod e2e;
 mod steps;
