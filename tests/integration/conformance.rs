@@ -156,39 +156,12 @@ fn run_with_limit(mut command: Command, stdin: &[u8], limit: Duration) -> (bool,
 // ---------------------------------------------------------------------------------------------
 // Scenarios
 
-const ARN_PREFIX: &str = "arn:aws:lambda:us-east-1:000000000000:function:atlas-privatelink-";
 const PROJECT_ID: &str = "6566f0a1b2c3d4e5f6a7b8c9";
 const CLUSTER: &str = "Cluster0";
 
-/// Every `${…FunctionArn}` of both definitions and the step its fake Lambda ARN names.
-const FUNCTIONS: [(&str, &str); 11] = [
-    ("ValidateFunctionArn", "validate"),
-    (
-        "EnsureEndpointServiceFunctionArn",
-        "ensure-endpoint-service",
-    ),
-    ("GetServiceNameFunctionArn", "get-service-name"),
-    (
-        "ConfigureSecurityGroupsFunctionArn",
-        "configure-security-groups",
-    ),
-    ("CreateVpcEndpointFunctionArn", "create-vpc-endpoint"),
-    ("LinkEndpointFunctionArn", "link-endpoint"),
-    ("VerifyEndpointFunctionArn", "verify-endpoint"),
-    (
-        "StoreConnectionStringsFunctionArn",
-        "store-connection-strings",
-    ),
-    ("RollbackFunctionArn", "rollback"),
-    ("TeardownEndpointFunctionArn", "teardown-endpoint"),
-    ("TeardownSecretFunctionArn", "teardown-secret"),
-];
-
+/// The same stand-in Lambda ARNs the CLI uses for local runs.
 fn substitutions() -> HashMap<String, String> {
-    FUNCTIONS
-        .iter()
-        .map(|(var, step)| ((*var).to_string(), format!("{ARN_PREFIX}{step}")))
-        .collect()
+    atlas_privatelink::machines::local_substitutions()
 }
 
 /// The step a Task resource names (the driver derives it the same way).
