@@ -4,4 +4,5 @@ mod atlas_client;
 mod conformance;
 mod dispatch;
 mod e2e;
+mod infra;
 mod steps;
