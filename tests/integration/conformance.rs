@@ -32,9 +32,10 @@
 //!   on our runner's virtual clock), so only the number of attempts is compared, not timing or
 //!   `JitterStrategy`.
 
+use integration_tests::tools::{repo_root, require_tools, tools_dir};
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -51,22 +52,6 @@ use serde_json::{Map, Value, json};
 // ---------------------------------------------------------------------------------------------
 // Tools
 
-/// The clone's root (two levels above this crate).
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("the repository root exists")
-}
-
-/// `$TOOLS_DIR`, else `<repo>/.tools` (as `scripts/env.sh` sets it).
-fn tools_dir() -> PathBuf {
-    match std::env::var_os("TOOLS_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => repo_root().join(".tools"),
-    }
-}
-
 /// The local Node 22 that `npm i node@22` installed.
 fn node_bin() -> PathBuf {
     tools_dir().join("node/node_modules/node/bin/node")
@@ -74,27 +59,6 @@ fn node_bin() -> PathBuf {
 
 fn node_modules() -> PathBuf {
     tools_dir().join("node/node_modules")
-}
-
-/// `Some(())` when every path exists; otherwise a note and `None`, or a panic under `CI=true`.
-fn require_tools(what: &str, paths: &[PathBuf]) -> Option<()> {
-    let missing: Vec<String> = paths
-        .iter()
-        .filter(|p| !p.exists())
-        .map(|p| p.display().to_string())
-        .collect();
-    if missing.is_empty() {
-        return Some(());
-    }
-    let message = format!(
-        "{what}: missing {} (run scripts/install-tools.sh, or set TOOLS_DIR)",
-        missing.join(", ")
-    );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{message}; CI requires these tools");
-    }
-    eprintln!("skipped: {message}");
-    None
 }
 
 fn conformance_tools() -> Option<()> {

@@ -203,3 +203,29 @@ async fn start_is_idempotent_and_watch_reports_the_outcome() {
         err.message
     );
 }
+
+#[test]
+fn the_example_events_become_valid_requests() {
+    let read = |name: &str| -> Value {
+        let path = integration_tests::tools::repo_root()
+            .join("examples")
+            .join(name);
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("example")).expect("json")
+    };
+    for (name, check_account) in [
+        ("eventbridge-event.json", false),
+        ("control-tower-event.json", true),
+    ] {
+        let request = privatelink_dispatcher::request_from_event(&read(name), &vending())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        privatelink_core::parse_request(&request).unwrap_or_else(|e| panic!("{name}: {e}"));
+        if check_account {
+            assert!(
+                request["aws"]["roleArn"]
+                    .as_str()
+                    .is_some_and(|r| r.ends_with(":role/AtlasPrivateLinkRole"))
+            );
+        }
+    }
+    privatelink_core::parse_request(&read("console-input.json")).expect("console input");
+}

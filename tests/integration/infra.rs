@@ -24,6 +24,7 @@
 //! Without the tools the tool-based tests say so and pass, except under `CI=true`, where that
 //! is a failure. Nothing here uses the network.
 
+use integration_tests::tools::{repo_root, require_tools, tools_dir};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -35,45 +36,8 @@ use serde_json::{Map, Value, json};
 // ---------------------------------------------------------------------------------------------
 // Files and tools
 
-/// The clone's root (two levels above this crate).
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("the repository root exists")
-}
-
-/// `$TOOLS_DIR`, else `<repo>/.tools` (as `scripts/env.sh` sets it).
-fn tools_dir() -> PathBuf {
-    match std::env::var_os("TOOLS_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => repo_root().join(".tools"),
-    }
-}
-
 fn venv_bin(name: &str) -> PathBuf {
     tools_dir().join("venv/bin").join(name)
-}
-
-/// `Some(())` when every path exists; otherwise a note and `None`, or a panic under `CI=true`.
-fn require_tools(what: &str, paths: &[PathBuf]) -> Option<()> {
-    let missing: Vec<String> = paths
-        .iter()
-        .filter(|p| !p.exists())
-        .map(|p| p.display().to_string())
-        .collect();
-    if missing.is_empty() {
-        return Some(());
-    }
-    let message = format!(
-        "{what}: missing {} (run scripts/install-tools.sh, or set TOOLS_DIR)",
-        missing.join(", ")
-    );
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{message}; CI requires these tools");
-    }
-    eprintln!("skipped: {message}");
-    None
 }
 
 /// Runs `command` from the repository root, failing the test after `limit`.

@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod moto;
+pub mod tools;
 pub mod world;
 
 use std::io::Write;
