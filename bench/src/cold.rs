@@ -1,0 +1,286 @@
+//! Section 1: cold start of every Lambda binary (release profile, host build) against a small
+//! local Runtime API: process start → first `GET /2018-06-01/runtime/invocation/next`, peak
+//! RSS at that moment, binary and zip sizes; beside a bare `lambda_runtime` hello world.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use tokio::sync::mpsc;
+
+use crate::common::{median, percentile, verdict};
+
+/// The baseline binary.
+pub const HELLO: &str = "bench-hello";
+
+/// One binary's figures.
+#[derive(Debug, Default, Clone)]
+pub struct ColdFigures {
+    /// Binary name.
+    pub name: String,
+    /// Spawn → first `next`, milliseconds, per start.
+    pub starts_ms: Vec<f64>,
+    /// VmHWM when `next` arrived, KiB, per start.
+    pub rss_kib: Vec<f64>,
+    /// Size of the host binary.
+    pub binary_bytes: Option<u64>,
+    /// Size of `$CARGO_TARGET_DIR/lambda/<name>/bootstrap.zip` (arm64, scripts/package.sh).
+    pub zip_bytes: Option<u64>,
+    /// Size of the arm64 release binary, when cargo-lambda built it.
+    pub arm64_bytes: Option<u64>,
+    /// Why it could not be measured.
+    pub error: Option<String>,
+}
+
+/// The Lambda binaries of the workspace: one per file in `functions/lambdas/src/bin` and
+/// `functions/dispatcher/src/bin`.
+pub fn lambda_binaries(root: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for dir in ["functions/lambdas/src/bin", "functions/dispatcher/src/bin"] {
+        if let Ok(entries) = std::fs::read_dir(root.join(dir)) {
+            let mut found: Vec<String> = entries
+                .filter_map(Result::ok)
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_suffix(".rs").map(str::to_owned)
+                })
+                .collect();
+            found.sort();
+            names.extend(found);
+        }
+    }
+    names
+}
+
+async fn next_handler(
+    tx: mpsc::UnboundedSender<Instant>,
+) -> (axum::http::StatusCode, &'static str) {
+    let _ = tx.send(Instant::now());
+    // Hold the long poll, as the Lambda service does while no event is queued.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "bench over")
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Measures `starts` cold starts of every binary in `names` (round robin, so noise hits all
+/// alike) from `bin_dir`.
+pub async fn run(
+    bin_dir: &Path,
+    lambda_dir: &Path,
+    arm64_dir: &Path,
+    names: &[String],
+    starts: usize,
+) -> Result<Vec<ColdFigures>, String> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Instant>();
+    let app = Router::new().route(
+        "/2018-06-01/runtime/invocation/next",
+        get(move || next_handler(tx.clone())),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("runtime API listener: {e}"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("runtime API address: {e}"))?;
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+
+    let mut figures: Vec<ColdFigures> = names
+        .iter()
+        .map(|name| {
+            let path = bin_dir.join(name);
+            let zip = lambda_dir.join(name).join("bootstrap.zip");
+            ColdFigures {
+                name: name.clone(),
+                binary_bytes: std::fs::metadata(&path).ok().map(|m| m.len()),
+                zip_bytes: std::fs::metadata(&zip).ok().map(|m| m.len()),
+                arm64_bytes: std::fs::metadata(arm64_dir.join(name))
+                    .ok()
+                    .map(|m| m.len()),
+                error: (!path.exists()).then(|| format!("not built: {}", path.display())),
+                ..ColdFigures::default()
+            }
+        })
+        .collect();
+    for round in 0..starts {
+        for f in figures.iter_mut().filter(|f| f.error.is_none()) {
+            let name = f.name.clone();
+            if let Err(e) = one_start(&bin_dir.join(&name), &name, addr.port(), &mut rx, f).await {
+                f.error = Some(e);
+            }
+        }
+        if (round + 1) % 5 == 0 {
+            eprintln!("   cold start round {}/{starts}", round + 1);
+        }
+    }
+    server.abort();
+    Ok(figures)
+}
+
+async fn one_start(
+    path: &PathBuf,
+    name: &str,
+    port: u16,
+    rx: &mut mpsc::UnboundedReceiver<Instant>,
+    f: &mut ColdFigures,
+) -> Result<(), String> {
+    while rx.try_recv().is_ok() {}
+    let started = Instant::now();
+    let mut child = Command::new(path)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+        .env(
+            "ATLAS_CREDENTIALS_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:000000000000:secret:bench-AbCdEf",
+        )
+        .env(
+            "PROVISION_STATE_MACHINE_ARN",
+            "arn:aws:states:us-east-1:000000000000:stateMachine:bench",
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("spawn {}: {e}", path.display()))?;
+    let arrived = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+    let rss = vm_hwm_kib(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    match arrived {
+        Ok(Some(at)) => {
+            f.starts_ms
+                .push(at.saturating_duration_since(started).as_secs_f64() * 1000.0);
+            if let Some(rss) = rss {
+                f.rss_kib.push(rss);
+            }
+            Ok(())
+        }
+        _ => Err("no Runtime API `next` request within 10 s".to_owned()),
+    }
+}
+
+fn mb(bytes: Option<u64>, missing: &str) -> String {
+    bytes.map_or_else(
+        || missing.to_owned(),
+        |b| format!("{:.2}", b as f64 / 1_000_000.0),
+    )
+}
+
+/// The section's table.
+pub fn table(figures: &[ColdFigures], starts: usize) -> String {
+    let hello = figures
+        .iter()
+        .find(|f| f.name == HELLO)
+        .map(|f| median(&f.starts_ms))
+        .unwrap_or(0.0);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## 1. Cold start (release profile, host build; spawn -> first Runtime API `next`; {starts} starts each, round robin)\n"
+    );
+    let _ = writeln!(
+        out,
+        "| binary | median ms | p90 ms | x hello | peak RSS MiB | binary MB (host) | binary MB (arm64) | zip MB (arm64) | goal <= 1.5x, zip <= 8 MB |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    let mut worst: f64 = 0.0;
+    let mut worst_zip: Option<u64> = None;
+    for f in figures {
+        if let Some(e) = &f.error {
+            let _ = writeln!(
+                out,
+                "| {} | — | — | — | — | {} | {} | {} | {e} |",
+                f.name,
+                mb(f.binary_bytes, "—"),
+                mb(f.arm64_bytes, "—"),
+                mb(f.zip_bytes, "not packaged")
+            );
+            continue;
+        }
+        let m = median(&f.starts_ms);
+        let ratio = if hello > 0.0 { m / hello } else { f64::NAN };
+        let is_hello = f.name == HELLO;
+        if !is_hello {
+            worst = worst.max(ratio);
+            worst_zip = worst_zip.max(f.zip_bytes);
+        }
+        let zip_ok = f.zip_bytes.is_none_or(|z| z <= 8_000_000);
+        let _ = writeln!(
+            out,
+            "| {} | {:.1} | {:.1} | {:.2} | {:.1} | {} | {} | {} | {} |",
+            f.name,
+            m,
+            percentile(&f.starts_ms, 90.0),
+            ratio,
+            median(&f.rss_kib) / 1024.0,
+            mb(f.binary_bytes, "—"),
+            mb(f.arm64_bytes, "—"),
+            if is_hello {
+                "—".to_owned()
+            } else {
+                mb(f.zip_bytes, "not packaged")
+            },
+            if is_hello {
+                "baseline".to_owned()
+            } else {
+                format!(
+                    "{}{}",
+                    verdict(ratio <= 1.5 && zip_ok),
+                    if f.zip_bytes.is_none() {
+                        " (zip not measured)"
+                    } else {
+                        ""
+                    }
+                )
+            }
+        );
+    }
+    if hello > 0.0 && worst > 0.0 {
+        let _ = writeln!(
+            out,
+            "\nWorst Lambda binary: {worst:.2}x hello-world ({})",
+            verdict(worst <= 1.5)
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\nNo ratio: the hello-world baseline or the Lambda binaries were not measured (MISS)"
+        );
+    }
+    match worst_zip {
+        Some(z) => {
+            let _ = writeln!(
+                out,
+                "Largest zip: {:.2} MB ({})",
+                z as f64 / 1_000_000.0,
+                verdict(z <= 8_000_000)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "Zips: not packaged (run ./scripts/package.sh first)");
+        }
+    }
+    out
+}

@@ -1,0 +1,206 @@
+//! What the sections share: a task invoker that records every step invocation (virtual start
+//! and end, real duration), the local stack, statistics and a small seeded RNG.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use asl_runner::{
+    ExecutionOptions, ExecutionResult, Runner, RunnerConfig, TaskFailure, TaskInvoker,
+};
+use atlas_privatelink::local_stack::Moto;
+use atlas_privatelink::machines::{Machine, step_of};
+use clock::VirtualClock;
+use futures::future::BoxFuture;
+use privatelink_core::aws::clients::AwsClients;
+use privatelink_core::context::{Context, Settings};
+use privatelink_core::steps::run_step;
+use serde_json::Value;
+
+/// One task attempt, as Lambda would bill it.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The step (Lambda function).
+    pub step: String,
+    /// Virtual time the attempt started.
+    pub start: SystemTime,
+    /// Virtual time it ended.
+    pub end: SystemTime,
+    /// Real time the in-process step took.
+    pub wall: Duration,
+    /// It succeeded.
+    pub ok: bool,
+}
+
+/// Runs Task states in-process with [`run_step`] and records each attempt.
+pub struct RecordingInvoker {
+    ctx: Arc<Context>,
+    log: Mutex<Vec<Invocation>>,
+}
+
+impl RecordingInvoker {
+    /// An invoker on `ctx`.
+    pub fn new(ctx: Arc<Context>) -> Self {
+        Self {
+            ctx,
+            log: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Every attempt so far, and a fresh log.
+    pub fn take(&self) -> Vec<Invocation> {
+        self.log
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default()
+    }
+}
+
+impl TaskInvoker for RecordingInvoker {
+    fn invoke<'a>(
+        &'a self,
+        resource: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
+        Box::pin(async move {
+            let step = step_of(resource).ok_or_else(|| {
+                TaskFailure::new(
+                    "States.TaskFailed",
+                    format!("no local function for {resource}"),
+                )
+            })?;
+            let start = self.ctx.clock.now();
+            let wall = Instant::now();
+            let result = run_step(&self.ctx, step, input).await;
+            let record = Invocation {
+                step: step.to_owned(),
+                start,
+                end: self.ctx.clock.now(),
+                wall: wall.elapsed(),
+                ok: result.is_ok(),
+            };
+            if let Ok(mut log) = self.log.lock() {
+                log.push(record);
+            }
+            result.map_err(|e| TaskFailure::new(e.name.as_str(), e.message))
+        })
+    }
+}
+
+/// A step context on moto and `clock`, with the settings the demo uses.
+pub async fn context(moto: &Moto, clock: &VirtualClock) -> Arc<Context> {
+    let config = moto.sdk_config("us-east-1").await;
+    Arc::new(Context::new(
+        Arc::new(clock.clone()),
+        AwsClients::from_config(config),
+        Settings {
+            default_credentials_secret: None,
+            atlas_base_url: None,
+            secret_recovery_days: 7,
+            atlas_request_timeout: Duration::from_secs(30),
+        },
+    ))
+}
+
+/// A runner of `provision.asl.json` on virtual time.
+pub fn provision_runner(
+    invoker: Arc<RecordingInvoker>,
+    clock: &VirtualClock,
+) -> Result<Runner, String> {
+    let definition = Machine::Provision
+        .load()
+        .map_err(|e| format!("provision definition: {e}"))?;
+    Ok(Runner::new(
+        definition,
+        invoker,
+        RunnerConfig::virtual_time(clock.clone()).state_machine_name(Machine::Provision.name()),
+    ))
+}
+
+/// Runs one execution named `name`.
+pub async fn execute(runner: &Runner, input: Value, name: &str) -> ExecutionResult {
+    runner
+        .run_with(
+            input,
+            ExecutionOptions {
+                name: Some(name.to_owned()),
+            },
+        )
+        .await
+}
+
+/// Failure text of an execution, or `None` when it succeeded.
+pub fn failure(result: &ExecutionResult) -> Option<String> {
+    match &result.status {
+        asl_runner::ExecutionStatus::Succeeded => None,
+        asl_runner::ExecutionStatus::Failed { error, cause } => Some(format!(
+            "{} {}",
+            error.as_deref().unwrap_or(""),
+            cause.as_deref().unwrap_or("")
+        )),
+        asl_runner::ExecutionStatus::TimedOut => Some("timed out".to_owned()),
+    }
+}
+
+/// A 24-hex Atlas project id made from `tag` and `n`, unique within a bench run.
+pub fn project_id(tag: u32, n: u32) -> String {
+    let pid = std::process::id();
+    format!("{pid:08x}{tag:08x}{n:08x}")
+}
+
+/// Seconds from `earlier` to `later`, negative when `later` is before.
+pub fn secs_between(earlier: SystemTime, later: SystemTime) -> f64 {
+    match later.duration_since(earlier) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+/// The median (upper median for an even count) of `values`; 0 when empty.
+pub fn median(values: &[f64]) -> f64 {
+    percentile(values, 50.0)
+}
+
+/// Nearest-rank percentile of `values`; 0 when empty.
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// The largest of `values`; 0 when empty.
+pub fn max(values: &[f64]) -> f64 {
+    values.iter().copied().fold(0.0, f64::max)
+}
+
+/// SplitMix64: a tiny, well-known seeded generator, so the drawn delays depend on the seed only.
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A duration uniform in `low..=high` seconds, to the millisecond.
+    pub fn secs_in(&mut self, low: u64, high: u64) -> Duration {
+        Duration::from_millis(low * 1000 + self.next_u64() % ((high - low) * 1000 + 1))
+    }
+}
+
+/// PASS or MISS.
+pub fn verdict(pass: bool) -> &'static str {
+    if pass { "PASS" } else { "MISS" }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The benchmark: prints a Markdown table of
+#   1. cold start of every Lambda binary (release profile, host build) vs a bare lambda_runtime
+#      hello world, peak RSS, binary and zip sizes (zips from ./scripts/package.sh, if run);
+#   2. detection lag, Atlas calls, state transitions, GB-s and cost per provisioning run on
+#      seeded simulated delays, beside the peers' published polling cadences;
+#   3. 200 provisionings at once (4 projects x 50 VPCs) under the simulator's rate limit.
+# Everything runs on this machine (moto, the Atlas simulator, virtual time); no network beyond
+# 127.0.0.1. Options go to the bench binary, e.g.
+#   ./scripts/bench.sh --skip-cold-start          # sections 2 and 3 only (no release build)
+#   ./scripts/bench.sh --sections lag --runs 50   # one section
+#   ./scripts/bench.sh --help
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+"$ROOT/scripts/install-tools.sh"
+
+cold=1
+sections="cold,lag,scale"
+prev=""
+for arg in "$@"; do
+  case "$arg" in
+    --skip-cold-start) cold=0 ;;
+    --sections=*) sections="${arg#--sections=}" ;;
+    -h|--help) cold=0 ;;
+  esac
+  [ "$prev" = "--sections" ] && sections="$arg"
+  prev="$arg"
+done
+[[ ",$sections," == *",cold,"* ]] || cold=0
+
+if [ "$cold" = 1 ]; then
+  started=$(date +%s)
+  log "cargo build --release: every Lambda binary and the hello-world baseline (slow when cold: the AWS SDK in release)"
+  cargo build --release -p privatelink-lambdas -p privatelink-dispatcher -p bench-hello
+  log "release build took $(( $(date +%s) - started )) s"
+fi
+
+export MOTO_SERVER_BIN="$TOOLS_DIR/venv/bin/moto_server"
+log "cargo build -p atlas-privatelink-bench"
+cargo build -p atlas-privatelink-bench
+exec "$CARGO_TARGET_DIR/debug/atlas-privatelink-bench" "$@"
