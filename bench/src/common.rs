@@ -7,13 +7,14 @@ use std::time::{Duration, Instant, SystemTime};
 use asl_runner::{
     ExecutionOptions, ExecutionResult, Runner, RunnerConfig, TaskFailure, TaskInvoker,
 };
+use atlas_privatelink::local::StepInvoker;
 use atlas_privatelink::local_stack::Moto;
 use atlas_privatelink::machines::{Machine, step_of};
 use clock::VirtualClock;
 use futures::future::BoxFuture;
 use privatelink_core::aws::clients::AwsClients;
 use privatelink_core::context::{Context, Settings};
-use privatelink_core::steps::run_step;
+
 use serde_json::Value;
 
 /// One task attempt, as Lambda would bill it.
@@ -31,9 +32,10 @@ pub struct Invocation {
     pub ok: bool,
 }
 
-/// Runs Task states in-process with [`run_step`] and records each attempt.
+/// The CLI's in-process [`StepInvoker`], recording each attempt's times.
 pub struct RecordingInvoker {
     ctx: Arc<Context>,
+    inner: StepInvoker,
     log: Mutex<Vec<Invocation>>,
 }
 
@@ -41,6 +43,7 @@ impl RecordingInvoker {
     /// An invoker on `ctx`.
     pub fn new(ctx: Arc<Context>) -> Self {
         Self {
+            inner: StepInvoker::new(ctx.clone()),
             ctx,
             log: Mutex::new(Vec::new()),
         }
@@ -62,17 +65,11 @@ impl TaskInvoker for RecordingInvoker {
         input: Value,
     ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
         Box::pin(async move {
-            let step = step_of(resource).ok_or_else(|| {
-                TaskFailure::new(
-                    "States.TaskFailed",
-                    format!("no local function for {resource}"),
-                )
-            })?;
             let start = self.ctx.clock.now();
             let wall = Instant::now();
-            let result = run_step(&self.ctx, step, input).await;
+            let result = self.inner.invoke(resource, input).await;
             let record = Invocation {
-                step: step.to_owned(),
+                step: step_of(resource).unwrap_or(resource).to_owned(),
                 start,
                 end: self.ctx.clock.now(),
                 wall: wall.elapsed(),
@@ -81,7 +78,7 @@ impl TaskInvoker for RecordingInvoker {
             if let Ok(mut log) = self.log.lock() {
                 log.push(record);
             }
-            result.map_err(|e| TaskFailure::new(e.name.as_str(), e.message))
+            result
         })
     }
 }

@@ -32,13 +32,12 @@
 //!   on our runner's virtual clock), so only the number of attempts is compared, not timing or
 //!   `JitterStrategy`.
 
-use integration_tests::tools::{repo_root, require_tools, tools_dir};
+use integration_tests::tools::{repo_root, require_tools, run_with_limit, tools_dir};
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use asl_runner::{
     EventType, ExecutionOptions, ExecutionResult, ExecutionStatus, FnInvoker, Runner, RunnerConfig,
@@ -69,52 +68,6 @@ fn conformance_tools() -> Option<()> {
             node_modules().join("aws-local-stepfunctions/package.json"),
         ],
     )
-}
-
-/// Runs `command` with `stdin` as its standard input, failing the test after `limit`.
-/// Returns (exit success, stdout, stderr).
-fn run_with_limit(mut command: Command, stdin: &[u8], limit: Duration) -> (bool, String, String) {
-    let description = format!("{command:?}");
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
-    let mut input = child.stdin.take().expect("piped stdin");
-    let stdin = stdin.to_vec();
-    let writer = std::thread::spawn(move || {
-        // A child that exits early closes the pipe; its exit status tells the story.
-        let _ = input.write_all(&stdin);
-    });
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait().expect("child status") {
-            Some(status) => break status,
-            None if Instant::now() > deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{description} did not finish within {limit:?}");
-            }
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    };
-    writer.join().expect("stdin writer");
-    let stdout = out.join().expect("stdout reader");
-    let stderr = err.join().expect("stderr reader");
-    (status.success(), stdout, stderr)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,12 +24,11 @@
 //! Without the tools the tool-based tests say so and pass, except under `CI=true`, where that
 //! is a failure. Nothing here uses the network.
 
-use integration_tests::tools::{repo_root, require_tools, tools_dir};
+use integration_tests::tools::{repo_root, require_tools, run_with_limit, tools_dir};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
@@ -40,46 +39,15 @@ fn venv_bin(name: &str) -> PathBuf {
     tools_dir().join("venv/bin").join(name)
 }
 
-/// Runs `command` from the repository root, failing the test after `limit`.
-/// Returns (exit success, stdout + stderr).
+/// Runs `command` from the repository root, offline (no telemetry, no region lookups),
+/// failing the test after `limit`. Returns (exit success, stdout + stderr).
 fn run(mut command: Command, limit: Duration) -> (bool, String) {
-    let description = format!("{command:?}");
-    let mut child = command
+    command
         .current_dir(repo_root())
-        // No telemetry, no prompts, no region lookups: everything here is offline.
         .env("SAM_CLI_TELEMETRY", "0")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
-    let mut stdout = child.stdout.take().expect("piped stdout");
-    let mut stderr = child.stderr.take().expect("piped stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        match child.try_wait().expect("child status") {
-            Some(status) => break status,
-            None if Instant::now() > deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{description} did not finish within {limit:?}");
-            }
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    };
-    let output = out.join().expect("stdout reader") + &err.join().expect("stderr reader");
-    (status.success(), output)
+        .env("AWS_DEFAULT_REGION", "us-east-1");
+    let (success, stdout, stderr) = run_with_limit(command, b"", limit);
+    (success, stdout + &stderr)
 }
 
 /// The first lines of a tool's output, each cut short (cfn-lint lists every valid IAM action
