@@ -77,6 +77,15 @@ const KNOWN_STATES_ERRORS: [&str; 16] = [
     "States.DataLimitExceeded",
 ];
 
+/// The input/output fields of Task, Parallel and Map states (the ones with a result).
+const TASK_IO: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "Parameters",
+    "ResultSelector",
+    "ResultPath",
+];
+
 /// Every field name a JSONPath state may have, of any type.
 const ASL_FIELDS: [&str; 32] = [
     "Type",
@@ -340,18 +349,7 @@ impl Parser {
                 )
             }
             "Task" => {
-                self.io(
-                    name,
-                    &obj,
-                    &mut io,
-                    &[
-                        "InputPath",
-                        "OutputPath",
-                        "Parameters",
-                        "ResultSelector",
-                        "ResultPath",
-                    ],
-                );
+                self.io(name, &obj, &mut io, TASK_IO);
                 (self.task(name, &obj).map(StateKind::Task), false)
             }
             "Choice" => {
@@ -387,18 +385,7 @@ impl Parser {
             }
             "Fail" => (Some(self.fail(name, &obj)), true),
             "Parallel" => {
-                self.io(
-                    name,
-                    &obj,
-                    &mut io,
-                    &[
-                        "InputPath",
-                        "OutputPath",
-                        "Parameters",
-                        "ResultSelector",
-                        "ResultPath",
-                    ],
-                );
+                self.io(name, &obj, &mut io, TASK_IO);
                 (self.parallel(name, &obj).map(StateKind::Parallel), false)
             }
             "Map" => {

@@ -201,23 +201,32 @@ async fn process(
             }
         }
     }
-    let fault = lock(&shared.faults).take(op.name());
-    let reply = match fault {
+    let reply = with_fault(shared, op.name(), || {
+        dispatch(shared, op, json).unwrap_or_else(Reply::from)
+    })
+    .await;
+    rate_headers
+        .into_iter()
+        .fold(reply, |reply, (name, value)| {
+            reply.with_header(header::HeaderName::from_static(name), value)
+        })
+}
+
+/// Applies the next queued fault for `operation`: an error answers instead of `answer`, a
+/// slow fault delays it (real time, to exercise client timeouts), none answers at once.
+async fn with_fault(shared: &Shared, operation: &str, answer: impl FnOnce() -> Reply) -> Reply {
+    let fault = lock(&shared.faults).take(operation);
+    match fault {
         Some(FaultAction::Error {
             status,
             retry_after,
         }) => fault_reply(status, retry_after),
         Some(FaultAction::Slow { delay_ms }) => {
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-            dispatch(shared, op, json).unwrap_or_else(Reply::from)
+            answer()
         }
-        None => dispatch(shared, op, json).unwrap_or_else(Reply::from),
-    };
-    rate_headers
-        .into_iter()
-        .fold(reply, |reply, (name, value)| {
-            reply.with_header(header::HeaderName::from_static(name), value)
-        })
+        None => answer(),
+    }
 }
 
 /// The answer of an error fault.
@@ -284,18 +293,7 @@ pub(crate) async fn token(
     body: Bytes,
 ) -> Response {
     lock(&shared.counters).count_request("token");
-    let fault = lock(&shared.faults).take("token");
-    let reply = match fault {
-        Some(FaultAction::Error {
-            status,
-            retry_after,
-        }) => fault_reply(status, retry_after),
-        Some(FaultAction::Slow { delay_ms }) => {
-            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-            issue(&shared, &headers, &body)
-        }
-        None => issue(&shared, &headers, &body),
-    };
+    let reply = with_fault(&shared, "token", || issue(&shared, &headers, &body)).await;
     let status = reply.status.as_u16();
     lock(&shared.counters).count_status(status);
     tracing::info!(
