@@ -7,13 +7,15 @@ use std::time::{Duration, Instant, SystemTime};
 use asl_runner::{
     ExecutionOptions, ExecutionResult, Runner, RunnerConfig, TaskFailure, TaskInvoker,
 };
+use atlas_privatelink::acceptance::AcceptanceFromSimulator;
 use atlas_privatelink::local::StepInvoker;
 use atlas_privatelink::local_stack::Moto;
 use atlas_privatelink::machines::{Machine, step_of};
+use atlas_sim::SimHandle;
 use clock::VirtualClock;
 use futures::future::BoxFuture;
 use privatelink_core::aws::clients::AwsClients;
-use privatelink_core::context::{Context, Settings};
+use privatelink_core::context::{Context, Polling, Settings};
 
 use serde_json::Value;
 
@@ -30,6 +32,14 @@ pub struct Invocation {
     pub wall: Duration,
     /// It succeeded.
     pub ok: bool,
+}
+
+impl Invocation {
+    /// What Lambda would bill: the (virtual) time the step spent waiting, polling included,
+    /// plus the real time its code ran (virtual time stands still while code runs).
+    pub fn billed(&self) -> Duration {
+        self.end.duration_since(self.start).unwrap_or_default() + self.wall
+    }
 }
 
 /// The CLI's in-process [`StepInvoker`], recording each attempt's times.
@@ -83,17 +93,18 @@ impl TaskInvoker for RecordingInvoker {
     }
 }
 
-/// A step context on moto and `clock`, with the settings the demo uses.
-pub async fn context(moto: &Moto, clock: &VirtualClock) -> Arc<Context> {
+/// A step context on moto and `clock` with the default (production) settings, the polling
+/// ones overridable by the same environment variables as the Lambda functions'
+/// (`ATLAS_POLL_SECONDS`, …), and EC2 reporting acceptance from `sim` as AWS would.
+pub async fn context(moto: &Moto, clock: &VirtualClock, sim: &SimHandle) -> Arc<Context> {
     let config = moto.sdk_config("us-east-1").await;
     Arc::new(Context::new(
         Arc::new(clock.clone()),
-        AwsClients::from_config(config),
+        AwsClients::from_config(config)
+            .with_ec2_interceptor(AcceptanceFromSimulator::new(sim.clone())),
         Settings {
-            default_credentials_secret: None,
-            atlas_base_url: None,
-            secret_recovery_days: 7,
-            atlas_request_timeout: Duration::from_secs(30),
+            polling: Polling::from_env(),
+            ..Settings::default()
         },
     ))
 }

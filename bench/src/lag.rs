@@ -164,7 +164,7 @@ pub fn simulate_peer(peer: &Cadence, draws: &[Draw]) -> DesignFigures {
 pub fn gb_seconds(invocations: &[Invocation]) -> f64 {
     invocations
         .iter()
-        .map(|i| (i.wall.as_micros() as f64 / 1000.0).ceil().max(1.0) / 1000.0)
+        .map(|i| (i.billed().as_micros() as f64 / 1000.0).ceil().max(1.0) / 1000.0)
         .sum::<f64>()
         * (MEMORY_MB / 1024.0)
 }
@@ -204,7 +204,7 @@ pub async fn run(moto: &Moto, seed: u64, runs: usize) -> Result<Vec<DesignFigure
         credentials,
     };
     let mut ours = DesignFigures {
-        name: "ours: provision.asl.json (current)".to_owned(),
+        name: "ours: provision.asl.json".to_owned(),
         ..DesignFigures::default()
     };
     let wall = Instant::now();
@@ -256,7 +256,9 @@ async fn one_run(
         "tags": {"team": "bench"}
     });
     // A fresh context per run: every run fetches its own Atlas token, as a cold function would.
-    let invoker = Arc::new(RecordingInvoker::new(context(moto, &lab.clock).await));
+    let invoker = Arc::new(RecordingInvoker::new(
+        context(moto, &lab.clock, &lab.sim).await,
+    ));
     let runner = provision_runner(invoker.clone(), &lab.clock)?;
     let before = lab.sim.counters();
     let result = execute(&runner, request, &format!("bench-lag-{i}")).await;
@@ -424,7 +426,7 @@ pub fn table(figures: &[DesignFigures], seed: u64, runs: usize) -> String {
         out,
         "\nModel: lag = time the observing step succeeded (get-service-name, verify-endpoint, store-connection-strings) minus the time the simulator reached the state (creation/link time + delay). \
 Our Atlas calls are every request the simulator received (token, list, create, GETs, retries); a peer's are its polls + {PEER_FIXED_CALLS:.0} (token, create service, create interface), polls at its cadence from the moment the previous phase was seen (peers: analytic, same drawn delays; the service takes exactly 150 s, so a cadence dividing 150 s sees it with no lag). \
-GB-s = sum over Lambda invocations of the in-process step's real duration rounded up to 1 ms x {MEMORY_MB:.0} MB (local moto/simulator latency, no cold-start init billed); \
+GB-s = sum over Lambda invocations of (virtual time the step spent, polling sleeps included, + the real time its code ran), each rounded up to 1 ms, x {MEMORY_MB:.0} MB (no cold-start init billed); \
 $/run = transitions x $0.025/1000 + invocations x $0.20/1M + GB-s x $0.0000133334 (arm64)."
     );
     out

@@ -96,7 +96,7 @@ pub async fn run(
         &sim.base_url(),
     )
     .await?;
-    let invoker = Arc::new(RecordingInvoker::new(context(moto, &clock).await));
+    let invoker = Arc::new(RecordingInvoker::new(context(moto, &clock, &sim).await));
     let runner = Arc::new(provision_runner(invoker.clone(), &clock)?);
 
     // One run alone, on its own project, as the reference.

@@ -3,6 +3,7 @@
 //! Atlas simulator) behind the demo and the end-to-end tests.
 #![warn(missing_docs)]
 
+pub mod acceptance;
 pub mod demo;
 pub mod local;
 pub mod local_stack;

@@ -176,7 +176,11 @@ fn plan(execution: &str, regions: &[&str]) -> Value {
 }
 
 fn service(region: &str, created: bool) -> Value {
-    json!({ "serviceId": hex_id(&format!("svc/{region}"), 24), "created": created })
+    json!({
+        "serviceId": hex_id(&format!("svc/{region}"), 24),
+        "created": created,
+        "firstPollAfterSeconds": if created { 150 } else { 0 }
+    })
 }
 
 fn service_name(region: &str) -> Value {
@@ -200,11 +204,19 @@ fn vpc_endpoint(region: &str) -> Value {
 }
 
 fn link(created: bool) -> Value {
-    json!({ "connectionStatus": "PENDING_ACCEPTANCE", "created": created })
+    json!({
+        "connectionStatus": "PENDING_ACCEPTANCE",
+        "created": created,
+        "firstPollAfterSeconds": if created { 120 } else { 0 }
+    })
 }
 
 fn verified() -> Value {
-    json!({ "connectionStatus": "AVAILABLE", "vpcEndpointState": "available" })
+    json!({
+        "connectionStatus": "AVAILABLE",
+        "vpcEndpointState": "available",
+        "clusterPollAfterSeconds": 60
+    })
 }
 
 fn secret(regions: &[&str]) -> Value {
@@ -279,7 +291,7 @@ impl Scenario {
     }
 }
 
-const PROVISION_OK: [&str; 8] = [
+const PROVISION_OK: [&str; 7] = [
     "Validate",
     "ProvisionEndpoints",
     "CheckOutcomes",
@@ -287,7 +299,6 @@ const PROVISION_OK: [&str; 8] = [
     "EndpointsOk",
     "StoreConnectionStrings",
     "Summarize",
-    "Provisioned",
 ];
 const PROVISION_ROLLED_BACK: [&str; 9] = [
     "Validate",
@@ -300,19 +311,18 @@ const PROVISION_ROLLED_BACK: [&str; 9] = [
     "Rollback",
     "ProvisioningFailed",
 ];
-/// An iteration that creates the service and the link (so both Wait states run).
-const ITERATION_NEW: [&str; 11] = [
+/// An iteration that creates the service and the link (the Wait states wait their known
+/// minimum times).
+const ITERATION_NEW: [&str; 9] = [
     "EnsureEndpointService",
-    "NewService",
     "AwaitServiceProvisioning",
     "GetServiceName",
     "ConfigureSecurityGroups",
     "CreateVpcEndpoint",
     "LinkEndpoint",
-    "NewLink",
     "AwaitLinkAcceptance",
     "VerifyEndpoint",
-    "EndpointDone",
+    "AwaitClusterUpdate",
 ];
 
 /// The task script of a provisioning that goes well for every region (one call per step),
@@ -459,7 +469,7 @@ fn scenario(name: &'static str) -> Scenario {
             expect_iterations: vec![],
         },
         // (f) Atlas rate-limits once (Retry with FULL jitter), then succeeds; the service and
-        // the link already existed, so both Choice states take their Default.
+        // the link already existed, so their Wait states wait 0 s.
         "f-rate-limited" => {
             let mut tasks = happy(&one);
             set(
@@ -479,17 +489,7 @@ fn scenario(name: &'static str) -> Scenario {
                 expect_status: "SUCCEEDED",
                 expect_error: None,
                 expect_top_level: strs(&PROVISION_OK),
-                expect_iterations: vec![vec![
-                    "EnsureEndpointService",
-                    "NewService",
-                    "GetServiceName",
-                    "ConfigureSecurityGroups",
-                    "CreateVpcEndpoint",
-                    "LinkEndpoint",
-                    "NewLink",
-                    "VerifyEndpoint",
-                    "EndpointDone",
-                ]],
+                expect_iterations: vec![strs(&ITERATION_NEW)],
             }
         }
         // (g) The private connection strings are not published yet once.
@@ -553,7 +553,6 @@ fn scenario(name: &'static str) -> Scenario {
                     strs(&ITERATION_NEW),
                     vec![
                         "EnsureEndpointService",
-                        "NewService",
                         "AwaitServiceProvisioning",
                         "GetServiceName",
                         "EndpointFailed",
@@ -655,7 +654,6 @@ fn scenario(name: &'static str) -> Scenario {
                 expect_top_level: strs(&PROVISION_ROLLED_BACK),
                 expect_iterations: vec![vec![
                     "EnsureEndpointService",
-                    "NewService",
                     "AwaitServiceProvisioning",
                     "GetServiceName",
                     "ConfigureSecurityGroups",

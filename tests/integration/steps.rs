@@ -8,6 +8,7 @@ use clock::Clock;
 use integration_tests::world::{World, apply, ec2, make_network, secrets};
 use integration_tests::{SECRET_VALUES, capture_logs};
 use privatelink_core::ErrorName;
+use privatelink_core::context::Polling;
 use privatelink_core::state::{EndpointWork, Plan};
 use privatelink_core::steps::ENDPOINT_STEPS;
 use serde_json::{Value, json};
@@ -443,12 +444,15 @@ async fn a_multi_region_cluster_gets_strings_only_when_both_regions_are_linked()
 
 #[tokio::test]
 async fn strings_wait_for_the_cluster_to_be_idle() {
-    let w = World::new(&["us-east-1"]).await;
+    let w = World::new(&["us-east-1"])
+        .await
+        .with_polling(Polling::single_probe())
+        .await;
     let plan = w.validate("exec-idle", w.request()).await.expect("plan");
     let (work, outcome) = w.provision_endpoint(work_from_plan(&plan, 0)).await;
     outcome.expect("endpoint");
     let state = plan.state(vec![work]);
-    // Right after AVAILABLE the cluster is still UPDATING.
+    // Right after AVAILABLE the cluster is still UPDATING; one probe says so.
     let err = w
         .step(
             "store-connection-strings",
@@ -464,6 +468,109 @@ async fn strings_wait_for_the_cluster_to_be_idle() {
     )
     .await
     .expect("stored once idle");
+}
+
+#[tokio::test]
+async fn polling_steps_wait_inside_one_call_at_their_cadence() {
+    let w = World::new(&["us-east-1"]).await;
+    let polling = w.ctx.settings.polling.clone();
+    let plan = w.validate("exec-poll", w.request()).await.expect("plan");
+    let mut work = work_from_plan(&plan, 0);
+    let step = |name: &'static str, work: &EndpointWork| {
+        let w = &w;
+        let input = serde_json::to_value(work).expect("work");
+        async move { (name, w.step(name, input).await) }
+    };
+    let (name, out) = step("ensure-endpoint-service", &work).await;
+    let out = out.expect("service");
+    assert_eq!(
+        out["firstPollAfterSeconds"],
+        json!(polling.service_min.as_secs())
+    );
+    apply(&mut work, name, out);
+    // Asked at once, get-service-name polls Atlas inside the call until the service is ready
+    // (150 s in the simulator), one read per cadence.
+    let reads = w.atlas.sim.counters().requests("getEndpointService");
+    let started = w.atlas.clock.now();
+    let (name, out) = step("get-service-name", &work).await;
+    apply(&mut work, name, out.expect("service name"));
+    let waited = w.atlas.clock.since(started);
+    let polls = w.atlas.sim.counters().requests("getEndpointService") - reads;
+    assert!(waited >= Duration::from_secs(149), "{waited:?}");
+    let expected = (waited.as_secs_f64() / polling.atlas_every.as_secs_f64()).round() as u64 + 1;
+    assert!(polls.abs_diff(expected) <= 1, "{polls} reads in {waited:?}");
+    for name in [
+        "configure-security-groups",
+        "create-vpc-endpoint",
+        "link-endpoint",
+    ] {
+        let (name, out) = step(name, &work).await;
+        apply(&mut work, name, out.expect(name));
+    }
+    assert_eq!(
+        work.link.as_ref().map(|l| l.first_poll_after_seconds),
+        Some(polling.interface_min.as_secs())
+    );
+    // verify-endpoint asks EC2 while the endpoint is pending (EC2 reports acceptance from the
+    // simulator, as AWS does) and Atlas once it is available: one Atlas read in all.
+    let reads = w.atlas.sim.counters().requests("getInterfaceEndpoint");
+    let (name, out) = step("verify-endpoint", &work).await;
+    let out = out.expect("verified");
+    assert_eq!(out["vpcEndpointState"], json!("available"));
+    assert_eq!(
+        out["clusterPollAfterSeconds"],
+        json!(polling.cluster_update_min.as_secs())
+    );
+    apply(&mut work, name, out);
+    assert_eq!(
+        w.atlas.sim.counters().requests("getInterfaceEndpoint") - reads,
+        1
+    );
+    // store-connection-strings polls the cluster until it publishes the strings.
+    let reads = w.atlas.sim.counters().requests("getCluster");
+    w.step(
+        "store-connection-strings",
+        serde_json::to_value(plan.state(vec![work])).expect("state"),
+    )
+    .await
+    .expect("stored once idle");
+    assert!(w.atlas.sim.counters().requests("getCluster") - reads > 2);
+}
+
+#[tokio::test]
+async fn a_polling_step_hands_back_to_the_state_machine_when_its_budget_is_spent() {
+    let w = World::new(&["us-east-1"]).await;
+    let budget = Duration::from_secs(20);
+    let w = w
+        .with_polling(Polling {
+            budget,
+            ..Polling::default()
+        })
+        .await;
+    let plan = w.validate("exec-budget", w.request()).await.expect("plan");
+    let mut work = work_from_plan(&plan, 0);
+    let out = w
+        .step(
+            "ensure-endpoint-service",
+            serde_json::to_value(&work).expect("work"),
+        )
+        .await
+        .expect("service");
+    apply(&mut work, "ensure-endpoint-service", out);
+    let started = w.atlas.clock.now();
+    let err = w
+        .step(
+            "get-service-name",
+            serde_json::to_value(&work).expect("work"),
+        )
+        .await
+        .expect_err("not within 20 s");
+    assert_eq!(err.name, ErrorName::EndpointServiceNotReady, "{err}");
+    let waited = w.atlas.clock.since(started);
+    assert!(
+        waited <= budget && waited >= budget - Duration::from_secs(3),
+        "{waited:?}"
+    );
 }
 
 #[tokio::test]

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use atlas_privatelink::acceptance::AcceptanceFromSimulator;
 use atlas_privatelink::local_stack::{create_credentials_secret, create_network};
 use clock::Clock;
 use privatelink_core::aws::clients::AwsClients;
-use privatelink_core::context::{Context, Settings};
+use privatelink_core::context::{Context, Polling, Settings};
 use privatelink_core::state::{EndpointWork, ExecutionState, Plan};
 use privatelink_core::steps::{ENDPOINT_STEPS, run_step};
 use privatelink_core::{ErrorName, StepError};
@@ -64,6 +65,18 @@ pub async fn make_network(region: &str, tag: &str) -> Network {
         .expect("network")
 }
 
+/// A context on moto and the harness's simulator and clock. EC2 reports a VPC endpoint's
+/// acceptance from the simulator's link, as AWS does (moto alone says `available` at once).
+async fn context(atlas: &AtlasHarness, settings: Settings) -> Arc<Context> {
+    let home = moto().sdk_config("us-east-1").await;
+    Arc::new(Context::new(
+        Arc::new(atlas.clock.clone()),
+        AwsClients::from_config(home)
+            .with_ec2_interceptor(AcceptanceFromSimulator::new(atlas.sim.clone())),
+        settings,
+    ))
+}
+
 impl World {
     /// A world with a replica set in `regions` (AWS names) and a VPC in each.
     pub async fn new(regions: &[&str]) -> Self {
@@ -104,11 +117,7 @@ impl World {
             atlas_request_timeout: Duration::from_secs(5),
             ..Settings::default()
         };
-        let ctx = Arc::new(Context::new(
-            Arc::new(atlas.clock.clone()),
-            AwsClients::from_config(home),
-            settings,
-        ));
+        let ctx = context(&atlas, settings).await;
         Self {
             atlas,
             ctx,
@@ -117,6 +126,17 @@ impl World {
             networks,
             credentials_arn,
         }
+    }
+
+    /// The same world with other polling settings (e.g. [`Polling::single_probe`], so a step
+    /// answers `…NotReady` at once instead of waiting inside the call).
+    pub async fn with_polling(mut self, polling: Polling) -> Self {
+        let settings = Settings {
+            polling,
+            ..self.ctx.settings.clone()
+        };
+        self.ctx = context(&self.atlas, settings).await;
+        self
     }
 
     /// A valid request for this world: one endpoint per network, by ids.

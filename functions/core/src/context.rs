@@ -16,7 +16,7 @@ use crate::error::{ErrorName, StepError};
 use crate::request::ProvisionRequest;
 
 /// Settings from the function's environment.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     /// `ATLAS_CREDENTIALS_SECRET_ARN`: the Atlas credentials secret used when the request names
     /// none.
@@ -28,6 +28,92 @@ pub struct Settings {
     pub secret_recovery_days: i64,
     /// Timeouts of Atlas calls.
     pub atlas_request_timeout: Duration,
+    /// How the polling steps wait inside one invocation.
+    pub polling: Polling,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            default_credentials_secret: None,
+            atlas_base_url: None,
+            secret_recovery_days: 7,
+            atlas_request_timeout: Duration::from_secs(30),
+            polling: Polling::default(),
+        }
+    }
+}
+
+/// The polling design (README, "How the workflow waits"): the state machine sleeps through the
+/// known minimum of each Atlas phase in a `Wait` state (one transition), then the step polls
+/// inside one invocation at a short cadence, because a second of 128 MB Lambda costs ~1/15 of
+/// a state transition. The VPC endpoint's EC2 state is polled instead of Atlas while it is
+/// not `available` (it costs no Atlas call). Polling slows down on Atlas 429s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Polling {
+    /// `POLL_BUDGET_SECONDS`: most time one invocation keeps polling before it answers
+    /// `…NotReady` for the state machine to retry (keep it well under the Lambda timeout).
+    /// Zero: probe once.
+    pub budget: Duration,
+    /// `ATLAS_POLL_SECONDS`: cadence of Atlas reads.
+    pub atlas_every: Duration,
+    /// `EC2_POLL_SECONDS`: cadence of EC2 reads of the VPC endpoint's state.
+    pub ec2_every: Duration,
+    /// Longest cadence after repeated 429s.
+    pub max_every: Duration,
+    /// `SERVICE_MIN_SECONDS`: a new endpoint service is never ready sooner.
+    pub service_min: Duration,
+    /// `INTERFACE_MIN_SECONDS`: a new link is never `AVAILABLE` sooner.
+    pub interface_min: Duration,
+    /// `CLUSTER_UPDATE_MIN_SECONDS`: after a new interface is `AVAILABLE`, the cluster
+    /// publishes its strings no sooner.
+    pub cluster_update_min: Duration,
+}
+
+impl Default for Polling {
+    fn default() -> Self {
+        Self {
+            budget: Duration::from_secs(300),
+            atlas_every: Duration::from_millis(2500),
+            ec2_every: Duration::from_secs(2),
+            max_every: Duration::from_secs(60),
+            service_min: Duration::from_secs(150),
+            interface_min: Duration::from_secs(120),
+            cluster_update_min: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Polling {
+    /// Reads the settings from the environment; unset or unparsable values keep the default.
+    pub fn from_env() -> Self {
+        let d = Self::default();
+        let secs = |name: &str, default: Duration| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 3600.0)
+                .map(Duration::from_secs_f64)
+                .unwrap_or(default)
+        };
+        Self {
+            budget: secs("POLL_BUDGET_SECONDS", d.budget),
+            atlas_every: secs("ATLAS_POLL_SECONDS", d.atlas_every).max(Duration::from_millis(500)),
+            ec2_every: secs("EC2_POLL_SECONDS", d.ec2_every).max(Duration::from_millis(500)),
+            max_every: d.max_every,
+            service_min: secs("SERVICE_MIN_SECONDS", d.service_min),
+            interface_min: secs("INTERFACE_MIN_SECONDS", d.interface_min),
+            cluster_update_min: secs("CLUSTER_UPDATE_MIN_SECONDS", d.cluster_update_min),
+        }
+    }
+
+    /// Probe once, never wait: each `…NotReady` goes straight back to the state machine.
+    pub fn single_probe() -> Self {
+        Self {
+            budget: Duration::ZERO,
+            ..Self::default()
+        }
+    }
 }
 
 impl Settings {
@@ -42,6 +128,7 @@ impl Settings {
                 .filter(|d| (7..=30).contains(d))
                 .unwrap_or(7),
             atlas_request_timeout: Duration::from_secs(30),
+            polling: Polling::from_env(),
         }
     }
 }

@@ -84,6 +84,10 @@ pub struct ServiceRef {
     pub service_id: String,
     /// This execution created it (false: adopted).
     pub created: bool,
+    /// Seconds the state machine waits before the first read of the service name (the known
+    /// minimum time of a new service; 0 when it is ready).
+    #[serde(default)]
+    pub first_poll_after_seconds: u64,
 }
 
 /// The AWS service name of an available endpoint service.
@@ -127,6 +131,10 @@ pub struct LinkOut {
     pub connection_status: String,
     /// This execution made the link (false: it existed).
     pub created: bool,
+    /// Seconds the state machine waits before verifying (the known minimum time of a new
+    /// link; 0 for an existing one).
+    #[serde(default)]
+    pub first_poll_after_seconds: u64,
 }
 
 /// Both sides agree that the endpoint is up.
@@ -137,6 +145,10 @@ pub struct VerifyOut {
     pub connection_status: String,
     /// EC2 endpoint state.
     pub vpc_endpoint_state: String,
+    /// Seconds the state machine waits before reading the cluster's strings: the cluster's
+    /// known minimum update time when the interface has just become available, else 0.
+    #[serde(default)]
+    pub cluster_poll_after_seconds: u64,
 }
 
 /// Input of store-connection-strings and rollback: the plan's request and every iteration.

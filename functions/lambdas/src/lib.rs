@@ -9,6 +9,7 @@ use privatelink_core::StepError;
 use privatelink_core::context::Context;
 use privatelink_core::steps::run_step;
 use serde_json::Value;
+use tokio::sync::OnceCell;
 use tracing::Instrument;
 
 /// A step error as Lambda reports it: `errorType` is the DESIGN.md error name.
@@ -42,11 +43,15 @@ pub fn init_logs() {
         .try_init();
 }
 
-/// Runs the Lambda runtime loop for the step `step`. The context (AWS clients, Atlas clients
-/// and their token) is built once at cold start and reused by every warm invocation.
+/// Runs the Lambda runtime loop for the step `step`.
+///
+/// The context (AWS clients, Atlas clients and their token) is built by the first invocation,
+/// not before the runtime asks for work: building the AWS configuration loads the TLS root
+/// store, which would otherwise more than triple the time from process start to the first
+/// `next` request. Every warm invocation reuses it.
 pub async fn serve(step: &'static str) -> Result<(), lambda_runtime::Error> {
     init_logs();
-    let ctx = Arc::new(Context::from_env().await);
+    let ctx: Arc<OnceCell<Context>> = Arc::new(OnceCell::new());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let ctx = ctx.clone();
         async move {
@@ -55,10 +60,13 @@ pub async fn serve(step: &'static str) -> Result<(), lambda_runtime::Error> {
                 step,
                 aws_request_id = %event.context.request_id
             );
-            run_step(&ctx, step, event.payload)
-                .instrument(span)
-                .await
-                .map_err(StepFailure)
+            async {
+                let ctx = ctx.get_or_init(Context::from_env).await;
+                run_step(ctx, step, event.payload).await
+            }
+            .instrument(span)
+            .await
+            .map_err(StepFailure)
         }
     }))
     .await

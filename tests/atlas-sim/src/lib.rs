@@ -216,6 +216,17 @@ impl SimHandle {
         self.inner.shared.world().interface_views(Some(group), now)
     }
 
+    /// The interface endpoint `vpce_id`, in whichever project, as it is now.
+    pub fn interface(&self, vpce_id: &str) -> Option<InterfaceView> {
+        let now = self.inner.shared.now();
+        self.inner
+            .shared
+            .world()
+            .interface_views(None, now)
+            .into_iter()
+            .find(|i| i.interface_endpoint_id == vpce_id)
+    }
+
     /// A cluster's description as `GET …/clusters/{name}` would return it.
     pub fn cluster(&self, group: &str, name: &str) -> Option<Value> {
         let now = self.inner.shared.now();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_ec2::config::SharedCredentialsProvider;
+use aws_sdk_ec2::config::{Intercept, SharedCredentialsProvider, SharedInterceptor};
 use tokio::sync::Mutex;
 
 /// The clients the steps use in one account and region.
@@ -23,6 +23,7 @@ pub struct RegionClients {
 #[derive(Debug)]
 pub struct AwsClients {
     base: SdkConfig,
+    ec2_interceptors: Vec<SharedInterceptor>,
     cache: Mutex<HashMap<(Option<String>, String), RegionClients>>,
 }
 
@@ -52,8 +53,17 @@ impl AwsClients {
     pub fn from_config(base: SdkConfig) -> Self {
         Self {
             base,
+            ec2_interceptors: Vec::new(),
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Adds an interceptor to every EC2 client built from now on. The local stack uses one
+    /// to let EC2 (moto) report a VPC endpoint's acceptance the way AWS does; Lambda uses none.
+    pub fn with_ec2_interceptor(mut self, interceptor: impl Intercept + 'static) -> Self {
+        self.ec2_interceptors
+            .push(SharedInterceptor::new(interceptor));
+        self
     }
 
     /// The region of the base configuration (the Lambda's own region).
@@ -82,8 +92,12 @@ impl AwsClients {
             config = config.credentials_provider(SharedCredentialsProvider::new(provider));
         }
         let config = config.build();
+        let mut ec2_config = aws_sdk_ec2::config::Builder::from(&config);
+        for interceptor in &self.ec2_interceptors {
+            ec2_config.push_interceptor(interceptor.clone());
+        }
         let clients = RegionClients {
-            ec2: aws_sdk_ec2::Client::new(&config),
+            ec2: aws_sdk_ec2::Client::from_conf(ec2_config.build()),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
         };
         cache.insert(key, clients.clone());

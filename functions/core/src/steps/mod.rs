@@ -5,6 +5,7 @@
 //! so what runs locally is what runs in AWS.
 
 mod link;
+pub mod poll;
 mod rollback;
 mod security_groups;
 mod service;

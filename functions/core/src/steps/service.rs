@@ -2,6 +2,7 @@
 
 use atlas_api::models::{EndpointService, ServiceStatus, same_region};
 
+use super::poll::{NotYet, not_yet, poll};
 use super::{atlas_error, needs};
 use crate::context::Context;
 use crate::error::{ErrorName, StepError};
@@ -15,6 +16,17 @@ fn live_service<'a>(services: &'a [EndpointService], region: &str) -> Option<&'a
             .is_some_and(|r| same_region(r, region))
             && !matches!(s.status, ServiceStatus::Deleting | ServiceStatus::Failed)
     })
+}
+
+/// How long the state machine waits before asking for the service name: nothing for a ready
+/// service; the full known minimum for one still initiating, because Atlas does not say when
+/// it started (a racing run created it moments ago, in the common case).
+fn first_poll_after(ctx: &Context, service: &EndpointService) -> u64 {
+    if service.status.is_ready() && service.endpoint_service_name.is_some() {
+        0
+    } else {
+        ctx.settings.polling.service_min.as_secs()
+    }
 }
 
 /// Ensures the project has an AWS endpoint service in the endpoint's region: adopts the
@@ -37,6 +49,7 @@ pub async fn ensure_endpoint_service(
         return Ok(ServiceRef {
             service_id: existing.id.clone(),
             created: false,
+            first_poll_after_seconds: first_poll_after(ctx, existing),
         });
     }
     if let Some(deleting) = services.iter().find(|s| {
@@ -75,6 +88,7 @@ pub async fn ensure_endpoint_service(
             Ok(ServiceRef {
                 service_id: created.id,
                 created: true,
+                first_poll_after_seconds: ctx.settings.polling.service_min.as_secs(),
             })
         }
         Err(e) if e.is_service_already_exists_for_region() => {
@@ -92,6 +106,7 @@ pub async fn ensure_endpoint_service(
             Ok(ServiceRef {
                 service_id: existing.id.clone(),
                 created: false,
+                first_poll_after_seconds: first_poll_after(ctx, existing),
             })
         }
         Err(e) => Err(atlas_error(e)),
@@ -99,40 +114,47 @@ pub async fn ensure_endpoint_service(
 }
 
 /// Reads the service until Atlas has published its AWS service name: `AVAILABLE` or
-/// `WAITING_FOR_USER` with a name → done; `INITIATING` (or no name yet) →
-/// `EndpointServiceNotReady` for the state machine to retry; `FAILED` → `EndpointServiceFailed`.
+/// `WAITING_FOR_USER` with a name → done; `INITIATING` (or no name yet) → polled within the
+/// invocation's budget, then `EndpointServiceNotReady` for the state machine to retry;
+/// `FAILED` → `EndpointServiceFailed`.
 pub async fn get_service_name(
     ctx: &Context,
     work: EndpointWork,
 ) -> Result<ServiceNameOut, StepError> {
     let service = needs(&work.service, "service")?;
     let atlas = ctx.atlas(&work.request).await?;
-    let current = atlas
-        .get_endpoint_service(&work.request.atlas.project_id, &service.service_id)
-        .await
-        .map_err(atlas_error)?;
-    match (&current.status, current.endpoint_service_name) {
-        (ServiceStatus::Failed, _) => Err(StepError::new(
-            ErrorName::EndpointServiceFailed,
-            format!(
-                "endpoint service {} failed: {}",
-                current.id,
-                current
-                    .error_message
-                    .as_deref()
-                    .unwrap_or("no reason given")
-            ),
-        )),
-        (status, Some(name)) if status.is_ready() && !name.is_empty() => Ok(ServiceNameOut {
-            endpoint_service_name: name,
-            status: status.to_string(),
-        }),
-        (status, _) => Err(StepError::new(
-            ErrorName::EndpointServiceNotReady,
-            format!(
-                "endpoint service {} is {status}, no service name yet",
-                current.id
-            ),
-        )),
-    }
+    let group = &work.request.atlas.project_id;
+    poll(ctx, "endpoint service name", || async {
+        let current = match atlas.get_endpoint_service(group, &service.service_id).await {
+            Ok(current) => current,
+            Err(e) => return not_yet(atlas_error(e)).map(Err),
+        };
+        match (&current.status, current.endpoint_service_name) {
+            (ServiceStatus::Failed, _) => Err(StepError::new(
+                ErrorName::EndpointServiceFailed,
+                format!(
+                    "endpoint service {} failed: {}",
+                    current.id,
+                    current
+                        .error_message
+                        .as_deref()
+                        .unwrap_or("no reason given")
+                ),
+            )),
+            (status, Some(name)) if status.is_ready() && !name.is_empty() => {
+                Ok(Ok(ServiceNameOut {
+                    endpoint_service_name: name,
+                    status: status.to_string(),
+                }))
+            }
+            (status, _) => Ok(Err(NotYet::atlas(StepError::new(
+                ErrorName::EndpointServiceNotReady,
+                format!(
+                    "endpoint service {} is {status}, no service name yet",
+                    current.id
+                ),
+            )))),
+        }
+    })
+    .await
 }

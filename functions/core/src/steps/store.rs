@@ -4,6 +4,7 @@ use atlas_api::models::{Cluster, ClusterState};
 use serde_json::{Map, Value, json};
 
 use super::atlas_error;
+use super::poll::{not_yet, poll};
 use crate::aws::secrets;
 use crate::context::{Context, arn_account, arn_region};
 use crate::error::{ErrorName, StepError};
@@ -132,7 +133,8 @@ async fn database_user(
     Ok(Some((get("username")?, get("password")?)))
 }
 
-/// Waits (through `ConnectionStringsNotReady`) for the cluster to be `IDLE` with strings for
+/// Waits (polling within the invocation's budget, then through `ConnectionStringsNotReady`)
+/// for the cluster to be `IDLE` with strings for
 /// every VPC endpoint of this execution, then writes the secret idempotently: the client
 /// request token is a hash of the content, so unchanged content makes no new version.
 pub async fn store_connection_strings(
@@ -158,12 +160,22 @@ pub async fn store_connection_strings(
         ));
     }
     let atlas = ctx.atlas(request).await?;
-    let cluster = atlas
-        .get_cluster(&request.atlas.project_id, &request.atlas.cluster_name)
-        .await
-        .map_err(atlas_error)?;
+    // Read first: a bad database-user secret fails before any polling.
     let db_user = database_user(ctx, request).await?;
-    let (doc, sets) = secret_content(request, &cluster, &vpce_ids, db_user)?;
+    let (doc, sets) = poll(ctx, "private connection strings", || async {
+        let cluster = match atlas
+            .get_cluster(&request.atlas.project_id, &request.atlas.cluster_name)
+            .await
+        {
+            Ok(cluster) => cluster,
+            Err(e) => return not_yet(atlas_error(e)).map(Err),
+        };
+        match secret_content(request, &cluster, &vpce_ids, db_user.clone()) {
+            Ok(content) => Ok(Ok(content)),
+            Err(e) => not_yet(e).map(Err),
+        }
+    })
+    .await?;
     let content = Value::Object(doc).to_string();
     let (role, region) = secret_home(request);
     let clients = ctx.aws.for_region(role, region).await;

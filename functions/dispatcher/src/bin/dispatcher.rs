@@ -3,20 +3,28 @@
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use privatelink_dispatcher::{VendingSettings, dispatch};
 use serde_json::{Value, json};
+use tokio::sync::OnceCell;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     privatelink_lambdas::init_logs();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(privatelink_core::aws::clients::timeouts())
-        .load()
-        .await;
-    let sfn = aws_sdk_sfn::Client::new(&config);
+    // Built by the first invocation, not before the first `next` request (see
+    // `privatelink_lambdas::serve`): loading the AWS configuration loads the TLS root store.
+    let sfn: OnceCell<aws_sdk_sfn::Client> = OnceCell::new();
     let state_machine = std::env::var("PROVISION_STATE_MACHINE_ARN").unwrap_or_default();
     let vending = VendingSettings::from_env();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (sfn, state_machine, vending) = (&sfn, &state_machine, &vending);
         async move {
+            let sfn = sfn
+                .get_or_init(|| async {
+                    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                        .timeout_config(privatelink_core::aws::clients::timeouts())
+                        .load()
+                        .await;
+                    aws_sdk_sfn::Client::new(&config)
+                })
+                .await;
             match dispatch(sfn, state_machine, vending, &event.payload).await {
                 Ok(Some(started)) => Ok(json!({"started": true, "executionArn": started.execution_arn, "name": started.name})),
                 Ok(None) => Ok(json!({"started": false})),
