@@ -12,6 +12,8 @@ use atlas_sim::{AtlasSim, ClusterSeed, SimConfig};
 use clock::VirtualClock;
 use privatelink_core::aws::clients::AwsClients;
 use privatelink_core::context::{Context, Settings};
+
+use crate::acceptance::AcceptanceFromSimulator;
 use serde_json::{Value, json};
 
 use crate::local::{StepInvoker, run_machine};
@@ -81,7 +83,10 @@ async fn provision_and_teardown(
     );
     let ctx = Arc::new(Context::new(
         Arc::new(clock.clone()),
-        AwsClients::from_config(config),
+        // EC2 reports the endpoint pendingAcceptance/pending until Atlas has it AVAILABLE, as
+        // AWS does (moto alone says available at once).
+        AwsClients::from_config(config)
+            .with_ec2_interceptor(AcceptanceFromSimulator::new(sim.clone())),
         Settings {
             secret_recovery_days: 7,
             atlas_request_timeout: Duration::from_secs(10),
