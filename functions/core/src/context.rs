@@ -59,7 +59,7 @@ pub struct Polling {
     pub atlas_every: Duration,
     /// `EC2_POLL_SECONDS`: cadence of EC2 reads of the VPC endpoint's state.
     pub ec2_every: Duration,
-    /// Longest cadence after repeated 429s.
+    /// `ATLAS_POLL_MAX_SECONDS`: longest Atlas cadence after repeated 429s.
     pub max_every: Duration,
     /// `SERVICE_MIN_SECONDS`: a new endpoint service is never ready sooner.
     pub service_min: Duration,
@@ -76,7 +76,7 @@ impl Default for Polling {
             budget: Duration::from_secs(300),
             atlas_every: Duration::from_millis(2500),
             ec2_every: Duration::from_secs(2),
-            max_every: Duration::from_secs(60),
+            max_every: Duration::from_secs(30),
             service_min: Duration::from_secs(150),
             interface_min: Duration::from_secs(120),
             cluster_update_min: Duration::from_secs(60),
@@ -100,7 +100,7 @@ impl Polling {
             budget: secs("POLL_BUDGET_SECONDS", d.budget),
             atlas_every: secs("ATLAS_POLL_SECONDS", d.atlas_every).max(Duration::from_millis(500)),
             ec2_every: secs("EC2_POLL_SECONDS", d.ec2_every).max(Duration::from_millis(500)),
-            max_every: d.max_every,
+            max_every: secs("ATLAS_POLL_MAX_SECONDS", d.max_every).max(Duration::from_secs(1)),
             service_min: secs("SERVICE_MIN_SECONDS", d.service_min),
             interface_min: secs("INTERFACE_MIN_SECONDS", d.interface_min),
             cluster_update_min: secs("CLUSTER_UPDATE_MIN_SECONDS", d.cluster_update_min),
