@@ -655,11 +655,28 @@ fn functions_are_the_workspace_binaries_built_by_cargo_lambda() {
                 "CROSS_ACCOUNT_ROLE_NAME",
             ])
         } else {
-            BTreeSet::from([
+            let mut vars = BTreeSet::from([
                 "RUST_LOG",
                 "ATLAS_CREDENTIALS_SECRET_ARN",
                 "SECRET_RECOVERY_DAYS",
-            ])
+            ]);
+            // The polling settings, on the functions that read them.
+            const POLLING: [&str; 3] = [
+                "POLL_BUDGET_SECONDS",
+                "ATLAS_POLL_SECONDS",
+                "ATLAS_POLL_MAX_SECONDS",
+            ];
+            match *name {
+                "EnsureEndpointServiceFunction" => vars.extend(["SERVICE_MIN_SECONDS"]),
+                "LinkEndpointFunction" => vars.extend(["INTERFACE_MIN_SECONDS"]),
+                "GetServiceNameFunction" | "StoreConnectionStringsFunction" => vars.extend(POLLING),
+                "VerifyEndpointFunction" => {
+                    vars.extend(POLLING);
+                    vars.extend(["EC2_POLL_SECONDS", "CLUSTER_UPDATE_MIN_SECONDS"]);
+                }
+                _ => {}
+            }
+            vars
         };
         assert_eq!(env, expected, "{name}: environment variables");
     }

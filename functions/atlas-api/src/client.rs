@@ -1,5 +1,6 @@
 //! The Atlas Admin API client and its operations.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clock::SharedClock;
@@ -59,7 +60,7 @@ impl ClientConfig {
 pub struct AtlasClient {
     http: reqwest::Client,
     api_base: Url,
-    auth: Auth,
+    auth: Arc<Auth>,
     clock: SharedClock,
     retry: RetryPolicy,
     identity: String,
@@ -117,11 +118,24 @@ impl AtlasClient {
         Ok(Self {
             http,
             api_base,
-            auth,
+            auth: Arc::new(auth),
             clock,
             retry: config.retry,
             identity,
         })
+    }
+
+    /// The same client (connection pool, token, digest nonce shared) with another retry policy:
+    /// a poller that backs off by itself asks with fewer retries of its own.
+    pub fn with_retry(&self, retry: RetryPolicy) -> Self {
+        Self {
+            http: self.http.clone(),
+            api_base: self.api_base.clone(),
+            auth: self.auth.clone(),
+            clock: self.clock.clone(),
+            retry,
+            identity: self.identity.clone(),
+        }
     }
 
     /// Lists the project's AWS private endpoint services.
@@ -307,7 +321,7 @@ impl AtlasClient {
         let started = Instant::now();
         let mut token_refreshed = false;
         loop {
-            let bearer = match &self.auth {
+            let bearer = match self.auth.as_ref() {
                 Auth::Bearer(source) => Some(source.token().await?),
                 Auth::Digest(_) => None,
             };
@@ -323,7 +337,7 @@ impl AtlasClient {
                 }
                 let bearer = bearer.clone();
                 async move {
-                    match (&self.auth, bearer) {
+                    match (self.auth.as_ref(), bearer) {
                         (Auth::Digest(session), _) => match request.send_digest_auth(session).await
                         {
                             Ok(response) => RawResponse::from_send(Ok(response)).await,
@@ -352,7 +366,7 @@ impl AtlasClient {
             };
             if raw.status == 401
                 && !token_refreshed
-                && let (Auth::Bearer(source), Some(stale)) = (&self.auth, bearer)
+                && let (Auth::Bearer(source), Some(stale)) = (self.auth.as_ref(), bearer)
             {
                 // Revoked or expired early: one fresh token, one more try.
                 source.invalidate(&stale).await;

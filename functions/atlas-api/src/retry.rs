@@ -45,6 +45,16 @@ impl RetryPolicy {
         }
     }
 
+    /// For reads that a poller repeats anyway: one retry (after `Retry-After`), then the error
+    /// goes back to the poller, which slows its own cadence down. Fewer requests pile onto a
+    /// project that is already over its rate limit.
+    pub fn polling() -> Self {
+        Self {
+            max_attempts: 2,
+            ..Self::default()
+        }
+    }
+
     /// The wait before retry number `retry` (1-based), given Atlas's `Retry-After`: at least
     /// `Retry-After`, and at least a jittered exponential step ("equal jitter": half fixed, half
     /// random), so that many clients throttled together do not come back together.

@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use atlas_api::AtlasError;
 use atlas_api::models::ConnectionStatus;
 
+use atlas_api::RetryPolicy;
+
 use super::poll::{NotYet, not_yet, poll};
 use super::{atlas_error, needs, region_clients};
 use crate::aws::ec2;
@@ -60,7 +62,10 @@ pub async fn link_endpoint(ctx: &Context, work: EndpointWork) -> Result<LinkOut,
 pub async fn verify_endpoint(ctx: &Context, work: EndpointWork) -> Result<VerifyOut, StepError> {
     let service = needs(&work.service, "service")?;
     let vpce = &needs(&work.vpc_endpoint, "vpcEndpoint")?.vpc_endpoint_id;
-    let atlas = ctx.atlas(&work.request).await?;
+    let atlas = ctx
+        .atlas(&work.request)
+        .await?
+        .with_retry(RetryPolicy::polling());
     let clients = region_clients(ctx, &work).await;
     let group = &work.request.atlas.project_id;
     // Whether this execution saw the endpoint before it was up: the cluster then starts an

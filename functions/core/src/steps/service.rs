@@ -2,6 +2,8 @@
 
 use atlas_api::models::{EndpointService, ServiceStatus, same_region};
 
+use atlas_api::RetryPolicy;
+
 use super::poll::{NotYet, not_yet, poll};
 use super::{atlas_error, needs};
 use crate::context::Context;
@@ -122,7 +124,10 @@ pub async fn get_service_name(
     work: EndpointWork,
 ) -> Result<ServiceNameOut, StepError> {
     let service = needs(&work.service, "service")?;
-    let atlas = ctx.atlas(&work.request).await?;
+    let atlas = ctx
+        .atlas(&work.request)
+        .await?
+        .with_retry(RetryPolicy::polling());
     let group = &work.request.atlas.project_id;
     poll(ctx, "endpoint service name", || async {
         let current = match atlas.get_endpoint_service(group, &service.service_id).await {

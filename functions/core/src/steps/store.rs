@@ -3,6 +3,8 @@
 use atlas_api::models::{Cluster, ClusterState};
 use serde_json::{Map, Value, json};
 
+use atlas_api::RetryPolicy;
+
 use super::atlas_error;
 use super::poll::{not_yet, poll};
 use crate::aws::secrets;
@@ -159,7 +161,7 @@ pub async fn store_connection_strings(
             ),
         ));
     }
-    let atlas = ctx.atlas(request).await?;
+    let atlas = ctx.atlas(request).await?.with_retry(RetryPolicy::polling());
     // Read first: a bad database-user secret fails before any polling.
     let db_user = database_user(ctx, request).await?;
     let (doc, sets) = poll(ctx, "private connection strings", || async {
