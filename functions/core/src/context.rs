@@ -85,25 +85,43 @@ impl Default for Polling {
 }
 
 impl Polling {
-    /// Reads the settings from the environment; unset or unparsable values keep the default.
+    /// Reads the settings from the environment; unset values keep the default, and a value
+    /// that is not a number of seconds in 0–3600 keeps it too, with a warning naming it.
     pub fn from_env() -> Self {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// [`Polling::from_env`] on any source of variables.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
         let d = Self::default();
-        let secs = |name: &str, default: Duration| {
-            std::env::var(name)
-                .ok()
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 3600.0)
-                .map(Duration::from_secs_f64)
-                .unwrap_or(default)
+        let secs = |name: &str, default: Duration, floor: Duration| {
+            let Some(raw) = var(name).filter(|v| !v.trim().is_empty()) else {
+                return default;
+            };
+            match raw.trim().parse::<f64>() {
+                Ok(s) if s.is_finite() && (0.0..=3600.0).contains(&s) => {
+                    Duration::from_secs_f64(s).max(floor)
+                }
+                _ => {
+                    tracing::warn!(variable = name, value = %raw, default_s = default.as_secs_f64(), "not a number of seconds in 0-3600; using the default");
+                    default
+                }
+            }
         };
+        let none = Duration::ZERO;
+        let half_second = Duration::from_millis(500);
         Self {
-            budget: secs("POLL_BUDGET_SECONDS", d.budget),
-            atlas_every: secs("ATLAS_POLL_SECONDS", d.atlas_every).max(Duration::from_millis(500)),
-            ec2_every: secs("EC2_POLL_SECONDS", d.ec2_every).max(Duration::from_millis(500)),
-            max_every: secs("ATLAS_POLL_MAX_SECONDS", d.max_every).max(Duration::from_secs(1)),
-            service_min: secs("SERVICE_MIN_SECONDS", d.service_min),
-            interface_min: secs("INTERFACE_MIN_SECONDS", d.interface_min),
-            cluster_update_min: secs("CLUSTER_UPDATE_MIN_SECONDS", d.cluster_update_min),
+            budget: secs("POLL_BUDGET_SECONDS", d.budget, none),
+            atlas_every: secs("ATLAS_POLL_SECONDS", d.atlas_every, half_second),
+            ec2_every: secs("EC2_POLL_SECONDS", d.ec2_every, half_second),
+            max_every: secs(
+                "ATLAS_POLL_MAX_SECONDS",
+                d.max_every,
+                Duration::from_secs(1),
+            ),
+            service_min: secs("SERVICE_MIN_SECONDS", d.service_min, none),
+            interface_min: secs("INTERFACE_MIN_SECONDS", d.interface_min, none),
+            cluster_update_min: secs("CLUSTER_UPDATE_MIN_SECONDS", d.cluster_update_min, none),
         }
     }
 
@@ -222,4 +240,54 @@ pub fn arn_region(arn: &str) -> Option<&str> {
 /// The account part of an ARN.
 pub fn arn_account(arn: &str) -> Option<&str> {
     arn.split(':').nth(4).filter(|a| !a.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn polling_settings_come_from_the_environment() {
+        let p = Polling::from_vars(vars(&[
+            ("POLL_BUDGET_SECONDS", "0"),
+            ("ATLAS_POLL_SECONDS", "5"),
+            ("EC2_POLL_SECONDS", " 1.5 "),
+            ("ATLAS_POLL_MAX_SECONDS", "45"),
+            ("SERVICE_MIN_SECONDS", "100"),
+            ("INTERFACE_MIN_SECONDS", "90"),
+            ("CLUSTER_UPDATE_MIN_SECONDS", "30"),
+        ]));
+        assert_eq!(p.budget, Duration::ZERO);
+        assert_eq!(p.atlas_every, Duration::from_secs(5));
+        assert_eq!(p.ec2_every, Duration::from_millis(1500));
+        assert_eq!(p.max_every, Duration::from_secs(45));
+        assert_eq!(p.service_min, Duration::from_secs(100));
+        assert_eq!(p.interface_min, Duration::from_secs(90));
+        assert_eq!(p.cluster_update_min, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn bad_or_missing_polling_values_keep_the_defaults() {
+        let d = Polling::default();
+        assert_eq!(Polling::from_vars(vars(&[])), d);
+        let p = Polling::from_vars(vars(&[
+            ("POLL_BUDGET_SECONDS", "five"),
+            ("ATLAS_POLL_SECONDS", "-1"),
+            ("EC2_POLL_SECONDS", "NaN"),
+            ("SERVICE_MIN_SECONDS", "99999"),
+            ("INTERFACE_MIN_SECONDS", ""),
+        ]));
+        assert_eq!(p, d);
+        // A cadence is never below half a second, even when asked.
+        let fast = Polling::from_vars(vars(&[("ATLAS_POLL_SECONDS", "0")]));
+        assert_eq!(fast.atlas_every, Duration::from_millis(500));
+    }
 }
