@@ -7,14 +7,13 @@ use std::time::{Duration, Instant, SystemTime};
 use asl_runner::{
     ExecutionOptions, ExecutionResult, Runner, RunnerConfig, TaskFailure, TaskInvoker,
 };
-use atlas_privatelink::acceptance::AcceptanceFromSimulator;
+use atlas_privatelink::acceptance;
 use atlas_privatelink::local::StepInvoker;
 use atlas_privatelink::local_stack::Moto;
 use atlas_privatelink::machines::{Machine, step_of};
 use atlas_sim::SimHandle;
 use clock::VirtualClock;
 use futures::future::BoxFuture;
-use privatelink_core::aws::clients::AwsClients;
 use privatelink_core::context::{Context, Polling, Settings};
 
 use serde_json::Value;
@@ -100,8 +99,7 @@ pub async fn context(moto: &Moto, clock: &VirtualClock, sim: &SimHandle) -> Arc<
     let config = moto.sdk_config("us-east-1").await;
     Arc::new(Context::new(
         Arc::new(clock.clone()),
-        AwsClients::from_config(config)
-            .with_ec2_interceptor(AcceptanceFromSimulator::new(sim.clone())),
+        acceptance::aws_clients(config, sim),
         Settings {
             polling: Polling::from_env(),
             ..Settings::default()

@@ -20,11 +20,19 @@
 //! cost of more Atlas reads.
 
 use atlas_sim::SimHandle;
+use aws_config::SdkConfig;
 use aws_sdk_ec2::config::interceptors::FinalizerInterceptorContextMut;
 use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ec2::error::BoxError;
 use aws_sdk_ec2::operation::describe_vpc_endpoints::DescribeVpcEndpointsOutput;
 use aws_sdk_ec2::types::State;
+use privatelink_core::aws::clients::AwsClients;
+
+/// AWS clients on `config` (moto) whose EC2 reports acceptance from `sim`: what the demo, the
+/// tests and the benchmark give the steps.
+pub fn aws_clients(config: SdkConfig, sim: &SimHandle) -> AwsClients {
+    AwsClients::from_config(config).with_ec2_interceptor(AcceptanceFromSimulator::new(sim.clone()))
+}
 
 /// The interceptor; see the module documentation.
 #[derive(Debug, Clone)]

@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 use asl_runner::{ExecutionResult, ExecutionStatus, RunnerConfig};
 use atlas_sim::{AtlasSim, ClusterSeed, SimConfig};
 use clock::VirtualClock;
-use privatelink_core::aws::clients::AwsClients;
 use privatelink_core::context::{Context, Settings};
 
-use crate::acceptance::AcceptanceFromSimulator;
+use crate::acceptance;
 use serde_json::{Value, json};
 
 use crate::local::{StepInvoker, run_machine};
@@ -85,8 +84,7 @@ async fn provision_and_teardown(
         Arc::new(clock.clone()),
         // EC2 reports the endpoint pendingAcceptance/pending until Atlas has it AVAILABLE, as
         // AWS does (moto alone says available at once).
-        AwsClients::from_config(config)
-            .with_ec2_interceptor(AcceptanceFromSimulator::new(sim.clone())),
+        acceptance::aws_clients(config, sim),
         Settings {
             secret_recovery_days: 7,
             atlas_request_timeout: Duration::from_secs(10),

@@ -476,24 +476,21 @@ async fn polling_steps_wait_inside_one_call_at_their_cadence() {
     let polling = w.ctx.settings.polling.clone();
     let plan = w.validate("exec-poll", w.request()).await.expect("plan");
     let mut work = work_from_plan(&plan, 0);
-    let step = |name: &'static str, work: &EndpointWork| {
-        let w = &w;
-        let input = serde_json::to_value(work).expect("work");
-        async move { (name, w.step(name, input).await) }
-    };
-    let (name, out) = step("ensure-endpoint-service", &work).await;
-    let out = out.expect("service");
+    let out = w
+        .step_on("ensure-endpoint-service", &mut work)
+        .await
+        .expect("service");
     assert_eq!(
         out["firstPollAfterSeconds"],
         json!(polling.service_min.as_secs())
     );
-    apply(&mut work, name, out);
     // Asked at once, get-service-name polls Atlas inside the call until the service is ready
     // (150 s in the simulator), one read per cadence.
     let reads = w.atlas.sim.counters().requests("getEndpointService");
     let started = w.atlas.clock.now();
-    let (name, out) = step("get-service-name", &work).await;
-    apply(&mut work, name, out.expect("service name"));
+    w.step_on("get-service-name", &mut work)
+        .await
+        .expect("service name");
     let waited = w.atlas.clock.since(started);
     let polls = w.atlas.sim.counters().requests("getEndpointService") - reads;
     assert!(waited >= Duration::from_secs(149), "{waited:?}");
@@ -504,8 +501,7 @@ async fn polling_steps_wait_inside_one_call_at_their_cadence() {
         "create-vpc-endpoint",
         "link-endpoint",
     ] {
-        let (name, out) = step(name, &work).await;
-        apply(&mut work, name, out.expect(name));
+        w.step_on(name, &mut work).await.expect(name);
     }
     assert_eq!(
         work.link.as_ref().map(|l| l.first_poll_after_seconds),
@@ -514,14 +510,15 @@ async fn polling_steps_wait_inside_one_call_at_their_cadence() {
     // verify-endpoint asks EC2 while the endpoint is pending (EC2 reports acceptance from the
     // simulator, as AWS does) and Atlas once it is available: one Atlas read in all.
     let reads = w.atlas.sim.counters().requests("getInterfaceEndpoint");
-    let (name, out) = step("verify-endpoint", &work).await;
-    let out = out.expect("verified");
+    let out = w
+        .step_on("verify-endpoint", &mut work)
+        .await
+        .expect("verified");
     assert_eq!(out["vpcEndpointState"], json!("available"));
     assert_eq!(
         out["clusterPollAfterSeconds"],
         json!(polling.cluster_update_min.as_secs())
     );
-    apply(&mut work, name, out);
     assert_eq!(
         w.atlas.sim.counters().requests("getInterfaceEndpoint") - reads,
         1
@@ -549,20 +546,12 @@ async fn a_polling_step_hands_back_to_the_state_machine_when_its_budget_is_spent
         .await;
     let plan = w.validate("exec-budget", w.request()).await.expect("plan");
     let mut work = work_from_plan(&plan, 0);
-    let out = w
-        .step(
-            "ensure-endpoint-service",
-            serde_json::to_value(&work).expect("work"),
-        )
+    w.step_on("ensure-endpoint-service", &mut work)
         .await
         .expect("service");
-    apply(&mut work, "ensure-endpoint-service", out);
     let started = w.atlas.clock.now();
     let err = w
-        .step(
-            "get-service-name",
-            serde_json::to_value(&work).expect("work"),
-        )
+        .step_on("get-service-name", &mut work)
         .await
         .expect_err("not within 20 s");
     assert_eq!(err.name, ErrorName::EndpointServiceNotReady, "{err}");

@@ -5,10 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use atlas_privatelink::acceptance::AcceptanceFromSimulator;
+use atlas_privatelink::acceptance;
 use atlas_privatelink::local_stack::{create_credentials_secret, create_network};
 use clock::Clock;
-use privatelink_core::aws::clients::AwsClients;
 use privatelink_core::context::{Context, Polling, Settings};
 use privatelink_core::state::{EndpointWork, ExecutionState, Plan};
 use privatelink_core::steps::{ENDPOINT_STEPS, run_step};
@@ -71,8 +70,7 @@ async fn context(atlas: &AtlasHarness, settings: Settings) -> Arc<Context> {
     let home = moto().sdk_config("us-east-1").await;
     Arc::new(Context::new(
         Arc::new(atlas.clock.clone()),
-        AwsClients::from_config(home)
-            .with_ec2_interceptor(AcceptanceFromSimulator::new(atlas.sim.clone())),
+        acceptance::aws_clients(home, &atlas.sim),
         settings,
     ))
 }
@@ -174,6 +172,16 @@ impl World {
                 other => return other,
             }
         }
+    }
+
+    /// Runs the per-endpoint step `name` once on `work`; on success records its output in
+    /// `work` (as the Map iteration's ResultPath does) and returns it.
+    pub async fn step_on(&self, name: &str, work: &mut EndpointWork) -> Result<Value, StepError> {
+        let out = self
+            .step(name, serde_json::to_value(&*work).expect("work"))
+            .await?;
+        apply(work, name, out.clone());
+        Ok(out)
     }
 
     /// Validates `request` under `execution`.

@@ -138,15 +138,16 @@ impl Settings {
     /// Reads the settings from the environment.
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let defaults = Self::default();
         Self {
             default_credentials_secret: var("ATLAS_CREDENTIALS_SECRET_ARN"),
             atlas_base_url: var("ATLAS_BASE_URL"),
             secret_recovery_days: var("SECRET_RECOVERY_DAYS")
                 .and_then(|v| v.parse().ok())
                 .filter(|d| (7..=30).contains(d))
-                .unwrap_or(7),
-            atlas_request_timeout: Duration::from_secs(30),
+                .unwrap_or(defaults.secret_recovery_days),
             polling: Polling::from_env(),
+            ..defaults
         }
     }
 }
