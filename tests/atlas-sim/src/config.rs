@@ -2,10 +2,11 @@
 //! scenario document that changes them at run time.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::cluster::ClusterSeed;
@@ -37,6 +38,13 @@ pub struct SimConfig {
     pub contract: Option<Arc<Contract>>,
     /// Address to listen on (default `127.0.0.1:0`, any free port).
     pub listen: SocketAddr,
+    /// Asked, when an interface endpoint is linked, whether Atlas can accept the VPC endpoint
+    /// on the AWS side now (default `None`: always).
+    pub link_gate: Option<Arc<dyn LinkGate>>,
+    /// The organization's API access list: when set, Atlas API calls from an address outside
+    /// every network of the list get 403 `IP_ADDRESS_NOT_ON_ACCESS_LIST` (default `None`: no
+    /// access list, every address is allowed).
+    pub access_list: Option<Vec<IpNet>>,
 }
 
 impl Default for SimConfig {
@@ -53,6 +61,8 @@ impl Default for SimConfig {
             service_ready_status: ReadyStatus::Available,
             contract: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            link_gate: None,
+            access_list: None,
         }
     }
 }
@@ -69,8 +79,29 @@ impl fmt::Debug for SimConfig {
             .field("outcomes", &self.outcomes)
             .field("contract", &self.contract.is_some())
             .field("listen", &self.listen)
+            .field("link_gate", &self.link_gate.is_some())
+            .field("access_list", &self.access_list)
             .finish_non_exhaustive()
     }
+}
+
+/// Decides, when Atlas is asked to link a VPC endpoint, whether Atlas can accept it on the AWS
+/// side now.
+///
+/// Real Atlas accepts the link request (200) and then fails to accept the endpoint on the AWS
+/// side when AWS is still creating it: the interface endpoint goes `FAILED` with an
+/// `errorMessage` such as "Failed to accept interface endpoint due to an unexpected error with
+/// code={InvalidParameter} and message={Cannot modify VPC Endpoint vpce-… at this time because
+/// there is an idempotent operation going on} from AWS API.", and the AWS endpoint stays
+/// `pendingAcceptance` (terraform-provider-mongodbatlas issue 590). The simulator cannot know
+/// the AWS side, so it asks whoever simulates AWS.
+///
+/// The gate is called while the simulator holds its state locked: it must answer from its own
+/// state and never call back into the simulator.
+pub trait LinkGate: Send + Sync + std::fmt::Debug {
+    /// `Ok(())`: the link proceeds as usual. `Err(message)`: the link is recorded, but FAILED
+    /// at once with `message` as its `errorMessage`; Atlas never accepted it on the AWS side.
+    fn admit(&self, vpce_id: &str, now: SystemTime) -> Result<(), String>;
 }
 
 /// How long each state change takes, measured on the simulator's clock.
@@ -309,8 +340,8 @@ pub enum Outcome {
 /// A change of the simulator's set-up: the `--scenario` file and `PUT /__sim/scenario`.
 ///
 /// Every field is optional; what is absent is left as it is. `outcomes` replaces the list,
-/// `faults` are queued after those already queued, `clusters` are seeded, and `rateLimit: null`
-/// switches the rate limiter off.
+/// `faults` are queued after those already queued, `clusters` are seeded, `rateLimit: null`
+/// switches the rate limiter off, and `accessList: null` removes the API access list.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Scenario {
@@ -344,12 +375,68 @@ pub struct Scenario {
     /// Nonce lifetime in seconds.
     #[serde(default, with = "opt_secs")]
     pub nonce_ttl: Option<Duration>,
+    /// The API access list: CIDR blocks or single addresses (`["198.51.100.7/32",
+    /// "10.0.0.0/8", "::1"]`) replace the list; `Some(None)` (JSON `null`) removes it, so every
+    /// address is allowed again. An empty list refuses every caller.
+    #[serde(
+        default,
+        deserialize_with = "access_list::deserialize",
+        serialize_with = "access_list::serialize",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub access_list: Option<Option<Vec<IpNet>>>,
 }
 
 fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
+}
+
+/// Parses one access-list entry: a CIDR block, or a single address (a /32 or /128 block), as
+/// the Atlas access-list forms take either.
+pub(crate) fn parse_access_entry(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is neither a CIDR block nor an IP address"))
+}
+
+/// The access list as CIDR strings (ipnet's own serde support is not enabled in the workspace,
+/// so the text form goes through `FromStr`/`Display`).
+pub(crate) mod access_list {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Option<Vec<IpNet>>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(list) => s.serialize_some(&to_strings(list.as_deref())),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<Vec<IpNet>>>, D::Error> {
+        let list = Option::<Vec<String>>::deserialize(d)?;
+        let parsed = list
+            .map(|entries| {
+                entries
+                    .iter()
+                    .map(|e| parse_access_entry(e))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()
+            .map_err(serde::de::Error::custom)?;
+        Ok(Some(parsed))
+    }
+
+    /// `None` stays `None` (JSON `null`: no access list).
+    pub fn to_strings(list: Option<&[IpNet]>) -> Option<Vec<String>> {
+        list.map(|l| l.iter().map(ToString::to_string).collect())
+    }
 }
 
 fn duration_from_secs<E: serde::de::Error>(value: f64) -> Result<Duration, E> {
@@ -411,8 +498,25 @@ mod tests {
     }
 
     #[test]
+    fn scenario_access_list_forms() {
+        let parse = |text: &str| serde_json::from_str::<Scenario>(text).map(|s| s.access_list);
+        assert_eq!(parse("{}").ok(), Some(None));
+        assert_eq!(parse(r#"{"accessList":null}"#).ok(), Some(Some(None)));
+        let list = parse(r#"{"accessList":["10.0.0.0/8"," 192.0.2.1 ","2001:db8::/32"]}"#)
+            .ok()
+            .flatten()
+            .flatten()
+            .unwrap_or_default();
+        let shown: Vec<String> = list.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "192.0.2.1/32", "2001:db8::/32"]);
+        assert!(parse(r#"{"accessList":["10.0.0.0/33"]}"#).is_err());
+        assert!(parse(r#"{"accessList":"10.0.0.0/8"}"#).is_err());
+    }
+
+    #[test]
     fn secrets_are_not_in_debug_output() {
         let text = format!("{:?}", SimConfig::default());
         assert!(!text.contains("sim-client-secret") && !text.contains("sim-private-key"));
+        assert!(text.contains("link_gate: false") && text.contains("access_list: None"));
     }
 }

@@ -223,6 +223,9 @@ pub struct Counters {
     pub digest_challenges: u64,
     /// 401 answers sent (API and token endpoint).
     pub unauthorized: u64,
+    /// 403 answers sent (callers outside the API access list).
+    #[serde(default)]
+    pub forbidden: u64,
     /// Contract violations found (requests and responses).
     pub contract_violations: u64,
 }
@@ -246,6 +249,7 @@ impl Counters {
         match status {
             429 => self.rate_limited += 1,
             401 => self.unauthorized += 1,
+            403 => self.forbidden += 1,
             500..=599 => self.server_errors += 1,
             _ => {}
         }

@@ -4,8 +4,10 @@
 //! It serves, under `/api/atlas/v2`, the AWS private endpoint service and interface endpoint
 //! operations and the cluster GET (version 2024-08-05), with both Atlas authentication schemes
 //! (service-account OAuth tokens from `POST /api/oauth/token`, and HTTP Digest API keys),
-//! versioned media types, `ApiError` bodies, a per-project token-bucket rate limiter, queued
-//! faults and scripted outcomes. A control API under `/__sim` (and the same methods on
+//! versioned media types, `ApiError` bodies, a per-project token-bucket rate limiter, an
+//! optional organization API access list, queued faults and scripted outcomes. A [`LinkGate`]
+//! (`SimConfig::link_gate`) lets a simulated AWS side fail links made while a VPC endpoint is
+//! still being created, as Atlas does. A control API under `/__sim` (and the same methods on
 //! [`SimHandle`]) seeds clusters, queues faults, changes the scenario and reads counters.
 //!
 //! Every state change is computed from [`Clock::now`](clock::Clock::now) when a request reads
@@ -22,7 +24,8 @@
 //! `PRIVATE_ENDPOINT_NOT_FOUND`, `CLUSTER_NOT_FOUND`, `RESOURCE_NOT_FOUND` (404),
 //! `UNSUPPORTED_VERSION` (406), `UNSUPPORTED_MEDIA_TYPE` (415), `CONTRACT_VIOLATION` (422 for a
 //! request, 500 for a response), `RATE_LIMITED_TOKEN_BUCKET` (429), `UNEXPECTED_ERROR` (500),
-//! `SERVICE_UNAVAILABLE` (503).
+//! `SERVICE_UNAVAILABLE` (503), `IP_ADDRESS_NOT_ON_ACCESS_LIST` (403, when an API access list is
+//! set and the caller's address is not on it).
 #![warn(missing_docs)]
 
 mod auth;
@@ -46,6 +49,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::routing::post;
 use clock::SharedClock;
+use ipnet::IpNet;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -53,8 +57,8 @@ use tokio::task::JoinHandle;
 pub use auth::REALM;
 pub use cluster::{ClusterSeed, ClusterType};
 pub use config::{
-    ApiKey, Delays, DelaysPatch, Outcome, RateLimit, ReadyStatus, Scenario, ServiceAccount,
-    SimConfig,
+    ApiKey, Delays, DelaysPatch, LinkGate, Outcome, RateLimit, ReadyStatus, Scenario,
+    ServiceAccount, SimConfig,
 };
 pub use contract::{Contract, Violation};
 pub use faults::{Counters, Fault, FaultAction, OPERATIONS};
@@ -108,6 +112,8 @@ impl AtlasSim {
             .with_state(shared.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
+            // With the peer address, which the API access list needs.
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = stopped.await;
             });
@@ -181,6 +187,13 @@ impl SimHandle {
     /// Turns the rate limiter on (or off with `None`).
     pub fn set_rate_limit(&self, rate_limit: Option<RateLimit>) {
         lock(&self.inner.shared.settings).rate_limit = rate_limit;
+    }
+
+    /// Sets the organization's API access list (`None`: no access list, every address is
+    /// allowed). Atlas API calls from an address outside every network of the list get 403
+    /// `IP_ADDRESS_NOT_ON_ACCESS_LIST`; the token endpoint is not subject to it.
+    pub fn set_access_list(&self, access_list: Option<Vec<IpNet>>) {
+        lock(&self.inner.shared.settings).access_list = access_list;
     }
 
     /// Sets the delays of changes started from now on.

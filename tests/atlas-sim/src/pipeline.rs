@@ -1,11 +1,12 @@
 //! The request pipeline of the Atlas API: contract check of the request, authentication,
 //! media types, rate limit, queued faults, the operation, contract check of the response.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Bytes, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -127,7 +128,7 @@ fn check_response(
     )
 }
 
-/// Authentication, media types, rate limit, faults, then the operation.
+/// Authentication, API access list, media types, rate limit, faults, then the operation.
 async fn process(
     shared: &Shared,
     parts: &Parts,
@@ -136,6 +137,16 @@ async fn process(
     json: Option<&Value>,
 ) -> Reply {
     if let Some(refusal) = authenticate(shared, parts) {
+        return refusal;
+    }
+    // After authentication: the access list belongs to the organization of the caller's
+    // credentials, so Atlas must know who calls before it can apply it (a Digest client still
+    // gets its 401 challenge first).
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    if let Some(refusal) = check_access_list(shared, peer) {
         return refusal;
     }
     let Some(op) = op else {
@@ -245,6 +256,35 @@ fn fault_reply(status: u16, retry_after: Option<u64>) -> Reply {
     }
 }
 
+/// The 403 answer when an API access list is in force and the caller's address is on none of
+/// its networks.
+///
+/// Atlas's answer (terraform-provider-mongodbatlas issue 1048; mongodb/docs commit 563b63e, the
+/// mongocli troubleshooting page): HTTP 403, `errorCode` `IP_ADDRESS_NOT_ON_ACCESS_LIST`,
+/// `reason` `Forbidden`, `detail` "IP address <ip> is not allowed to access this resource.".
+/// The operations we serve all document 403 with an `ApiError` body.
+fn check_access_list(shared: &Shared, peer: Option<IpAddr>) -> Option<Reply> {
+    let settings = lock(&shared.settings);
+    let list = settings.access_list.as_ref()?;
+    // An IPv4 client of a dual-stack socket shows as `::ffff:a.b.c.d`; the list names it as
+    // IPv4.
+    let peer = peer.map(|ip| ip.to_canonical());
+    if peer.is_some_and(|ip| list.iter().any(|net| net.contains(&ip))) {
+        return None;
+    }
+    // The server is always started with connection info, so an unknown address is a bug;
+    // refusing keeps the access list closed rather than open.
+    let shown = peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    // Atlas also puts the address in `parameters` (`["<ip>"]`), but the spec types the items of
+    // `ApiError.parameters` as objects, so a string there fails the contract check; like every
+    // other error of the simulator, this one leaves `parameters` empty.
+    Some(Reply::error(
+        StatusCode::FORBIDDEN,
+        "IP_ADDRESS_NOT_ON_ACCESS_LIST",
+        format!("IP address {shown} is not allowed to access this resource."),
+    ))
+}
+
 /// The 401 answer, unless the request carries valid credentials.
 fn authenticate(shared: &Shared, parts: &Parts) -> Option<Reply> {
     let (keys, nonce_ttl) = {
@@ -287,6 +327,11 @@ fn authenticate(shared: &Shared, parts: &Parts) -> Option<Reply> {
 }
 
 /// `POST /api/oauth/token`: client credentials in Basic auth, `grant_type=client_credentials`.
+///
+/// The API access list does not apply here: "IP access lists apply to using service account
+/// access tokens, not creating or revoking them. You can generate a token from any IP address"
+/// (Atlas docs, "Generate Service Account Token",
+/// <https://www.mongodb.com/docs/atlas/api/service-accounts/generate-oauth2-token>).
 pub(crate) async fn token(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,

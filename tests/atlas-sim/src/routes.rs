@@ -276,6 +276,7 @@ pub(crate) fn dispatch(
         delays: &settings.delays,
         outcomes: &settings.outcomes,
         ready: settings.service_ready_status,
+        gate: settings.link_gate.as_deref(),
     };
     let mut world = shared.world();
     let ok = |value: Value| Reply::json(StatusCode::OK, V2023, value);

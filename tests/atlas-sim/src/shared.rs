@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::SimError;
 use crate::auth::AuthState;
 use crate::cluster::{ClusterRec, ClusterSeed};
-use crate::config::{Scenario, SimConfig};
+use crate::config::{Scenario, SimConfig, access_list};
 use crate::contract::{Contract, Violation};
 use crate::faults::{Counters, Fault, FaultQueue, RateLimiter};
 use crate::state::World;
@@ -136,6 +136,9 @@ impl Shared {
             if let Some(ttl) = scenario.nonce_ttl {
                 settings.nonce_ttl = ttl;
             }
+            if let Some(list) = scenario.access_list {
+                settings.access_list = list;
+            }
         }
         let mut world = self.world();
         for cluster in clusters {
@@ -196,6 +199,8 @@ impl Shared {
                 "serviceReadyStatus": settings.service_ready_status,
                 "tokenTtl": settings.token_ttl.as_secs_f64(),
                 "nonceTtl": settings.nonce_ttl.as_secs_f64(),
+                "accessList": access_list::to_strings(settings.access_list.as_deref()),
+                "linkGate": settings.link_gate.is_some(),
             },
             "contractViolations": violations,
         })

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::cluster::ClusterRec;
-use crate::config::{Delays, Outcome, ReadyStatus};
+use crate::config::{Delays, LinkGate, Outcome, ReadyStatus};
 use crate::reply::ApiFailure;
 
 static AWS_REGION: LazyLock<Regex> = LazyLock::new(|| {
@@ -62,6 +62,8 @@ pub(crate) struct Rules<'a> {
     pub delays: &'a Delays,
     pub outcomes: &'a [Outcome],
     pub ready: ReadyStatus,
+    /// Asked whether a VPC endpoint can be accepted on the AWS side now.
+    pub gate: Option<&'a dyn LinkGate>,
 }
 
 /// What becomes of an interface endpoint.
@@ -70,6 +72,12 @@ enum Fate {
     Available,
     Rejected,
     Failed,
+    /// The link gate refused it: `FAILED` from the link on, with this `errorMessage`; Atlas's
+    /// acceptance on the AWS side failed, so AWS still shows the endpoint `pendingAcceptance`
+    /// (terraform-provider-mongodbatlas issue 590, which quotes the message but not the
+    /// status; `FAILED` is a final state for terraform's interface wait, though the docs' AWS
+    /// `connectionStatus` list has no `FAILED`, only `REJECTED`).
+    Refused(String),
 }
 
 #[derive(Debug, Clone)]
@@ -79,15 +87,18 @@ pub(crate) struct InterfaceRec {
     pub available_at: SystemTime,
     fate: Fate,
     deleting: bool,
+    /// When the removal was asked for.
+    delete_requested_at: Option<SystemTime>,
     gone_at: Option<SystemTime>,
 }
 
 impl InterfaceRec {
-    fn status(&self, now: SystemTime) -> (&'static str, Option<&'static str>) {
+    fn status(&self, now: SystemTime) -> (&'static str, Option<&str>) {
         if self.deleting {
             return ("DELETING", None);
         }
-        match self.fate {
+        match &self.fate {
+            Fate::Refused(message) => return ("FAILED", Some(message)),
             Fate::Rejected if now >= self.pending_at => {
                 return ("REJECTED", Some("Interface endpoint rejected (simulated)."));
             }
@@ -108,6 +119,14 @@ impl InterfaceRec {
     /// `AVAILABLE` at `now`.
     pub fn is_available(&self, now: SystemTime) -> bool {
         self.status(now).0 == "AVAILABLE"
+    }
+
+    /// Whether Atlas has accepted the endpoint on the AWS side by `now`: it went `PENDING`
+    /// (acceptance is the `PENDING_ACCEPTANCE` → `PENDING` step) before any removal. A refused
+    /// or rejected endpoint never was.
+    fn accepted(&self, now: SystemTime) -> bool {
+        let until = self.delete_requested_at.map_or(now, |asked| asked.min(now));
+        matches!(self.fate, Fate::Available | Fate::Failed) && until >= self.pending_at
     }
 
     fn api_json(&self, now: SystemTime) -> Value {
@@ -229,6 +248,10 @@ pub struct InterfaceView {
     pub delete_requested: bool,
     /// Why it failed.
     pub error_message: Option<String>,
+    /// Whether Atlas has accepted the endpoint on the AWS side at some point (its status was
+    /// `PENDING` or `AVAILABLE`): false while `PENDING_ACCEPTANCE`, for a `REJECTED` one, and
+    /// for one the link gate refused.
+    pub accepted: bool,
 }
 
 /// A period during which a project's clusters are `UPDATING`.
@@ -258,6 +281,12 @@ impl World {
         }
         self.services.retain(|s| {
             let deleted = s.gone_at.is_some_and(|gone| now >= gone);
+            // Removing the last interface endpoint removes the service too (Atlas Admin API
+            // spec, deletePrivateEndpoint / deleteGroupPrivateEndpointEndpointServiceEndpoint
+            // description; the Kubernetes operator relies on it, mongodb-atlas-kubernetes PR
+            // 1916). So after a refused link (terraform-provider-mongodbatlas issue 590) whose
+            // interface was the only one is removed, the endpoint service has to be created
+            // again before the VPC endpoint can be linked.
             let emptied = s.had_interfaces && s.interfaces.is_empty();
             !deleted && !emptied
         });
@@ -343,6 +372,14 @@ impl World {
         delays: &Delays,
     ) -> Result<(), ApiFailure> {
         let service = self.service_mut(group, id)?;
+        // A second DELETE while the service is DELETING answers 204 and changes nothing. What
+        // Atlas answers here is not known from any public source: the spec documents 204, 400,
+        // 401, 403, 404, 429 and 500 (no 409), and clients avoid the question (the Atlas
+        // Kubernetes operator skips the delete of a DELETING service, atlasprivateendpoint
+        // `deletePrivateEndpoint()`), which hints it may not be a harmless no-op. Kept as 204
+        // until an observed answer says otherwise. (A recorded first DELETE answered 202 with
+        // `{}`, mongodb-atlas-cli e2e snapshot TestPrivateEndpointsAWS/Delete, where the spec
+        // says 204; we follow the spec.)
         if service.deleting {
             return Ok(());
         }
@@ -387,23 +424,29 @@ impl World {
                 format!("Interface endpoint {vpce_id} is already linked."),
             ));
         }
-        let fate = rules
-            .outcomes
-            .iter()
-            .find_map(|o| match o {
-                Outcome::InterfaceRejected { vpce_id: v }
-                    if v.as_deref().is_none_or(|v| v == vpce_id) =>
-                {
-                    Some(Fate::Rejected)
-                }
-                Outcome::InterfaceFailed { vpce_id: v }
-                    if v.as_deref().is_none_or(|v| v == vpce_id) =>
-                {
-                    Some(Fate::Failed)
-                }
-                _ => None,
-            })
-            .unwrap_or(Fate::Available);
+        // The gate is asked only once Atlas would really go ahead, so a request refused above
+        // (service not ready, endpoint already linked) never reaches the AWS side. Its refusal
+        // wins over a scripted outcome: those happen at acceptance, which never comes.
+        let fate = match rules.gate.map(|gate| gate.admit(vpce_id, now)) {
+            Some(Err(message)) => Fate::Refused(message),
+            _ => rules
+                .outcomes
+                .iter()
+                .find_map(|o| match o {
+                    Outcome::InterfaceRejected { vpce_id: v }
+                        if v.as_deref().is_none_or(|v| v == vpce_id) =>
+                    {
+                        Some(Fate::Rejected)
+                    }
+                    Outcome::InterfaceFailed { vpce_id: v }
+                        if v.as_deref().is_none_or(|v| v == vpce_id) =>
+                    {
+                        Some(Fate::Failed)
+                    }
+                    _ => None,
+                })
+                .unwrap_or(Fate::Available),
+        };
         let pending_at = now + rules.delays.interface_pending;
         let available_at = (now + rules.delays.interface_available).max(pending_at);
         let interface = InterfaceRec {
@@ -412,6 +455,7 @@ impl World {
             available_at,
             fate: fate.clone(),
             deleting: false,
+            delete_requested_at: None,
             gone_at: None,
         };
         let body = interface.api_json(now);
@@ -467,8 +511,13 @@ impl World {
         delays: &Delays,
     ) -> Result<(), ApiFailure> {
         let interface = self.interface_mut(group, service_id, vpce_id)?;
+        // A second DELETE of a DELETING interface answers 204 and keeps the first removal time.
+        // As for services, Atlas's real answer is not known from any public source (the spec
+        // lists no 409; the Kubernetes operator skips the delete of a DELETING interface):
+        // kept as 204 until an observed answer says otherwise.
         if !interface.deleting {
             interface.deleting = true;
+            interface.delete_requested_at = Some(now);
             interface.gone_at = Some(now + delays.interface_delete);
             // An endpoint removed before it became available never triggers an update.
             self.windows
@@ -493,6 +542,7 @@ impl World {
                         connection_status: status.to_owned(),
                         delete_requested: i.deleting,
                         error_message: error.map(str::to_owned),
+                        accepted: i.accepted(now),
                     }
                 })
             })

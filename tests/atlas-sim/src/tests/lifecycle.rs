@@ -220,3 +220,41 @@ async fn sharded_cluster_zips_endpoints_per_region() {
     assert_eq!(entries[1]["endpoints"][0]["endpointId"], vpce(2));
     assert!(entries[1]["srvShardOptimizedConnectionString"].is_string());
 }
+
+#[tokio::test]
+async fn deleting_again_while_deleting_answers_204_and_changes_nothing() {
+    let env = start(SimConfig::default()).await;
+    let id = env.ready_service("us-east-1").await;
+    env.link(&id, &vpce(1)).await;
+    env.link(&id, &vpce(2)).await;
+    env.advance(120);
+    assert_eq!(
+        env.interface(Method::DELETE, &id, &vpce(1)).await.status,
+        204
+    );
+    env.advance(10);
+    let again = env.interface(Method::DELETE, &id, &vpce(1)).await;
+    assert_eq!(again.status, 204);
+    assert_eq!(again.body, json!(null));
+    // The second request does not restart the removal: gone 20 s after the first.
+    env.advance(10);
+    assert_eq!(env.interface(Method::GET, &id, &vpce(1)).await.status, 404);
+    assert_eq!(
+        env.interface(Method::DELETE, &id, &vpce(1)).await.code(),
+        "PRIVATE_ENDPOINT_NOT_FOUND"
+    );
+
+    let west = env.ready_service("us-west-2").await;
+    let path = format!("/privateEndpoint/AWS/endpointService/{west}");
+    assert_eq!(env.call(Method::DELETE, &path, None).await.status, 204);
+    env.advance(30);
+    let again = env.call(Method::DELETE, &path, None).await;
+    assert_eq!(again.status, 204);
+    assert_eq!(env.get_service(&west).await.body["status"], "DELETING");
+    env.advance(30);
+    assert_eq!(env.get_service(&west).await.status, 404);
+    assert_eq!(
+        env.call(Method::DELETE, &path, None).await.code(),
+        "PRIVATE_ENDPOINT_SERVICE_NOT_FOUND"
+    );
+}

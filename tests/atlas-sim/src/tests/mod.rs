@@ -1,8 +1,10 @@
 //! HTTP tests of the simulator, on a [`VirtualClock`] so no test waits for real.
 
+mod access_list;
 mod auth;
 mod faults;
 mod lifecycle;
+mod link_gate;
 
 use std::sync::Arc;
 use std::time::Duration;
