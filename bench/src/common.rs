@@ -7,13 +7,12 @@ use std::time::{Duration, Instant, SystemTime};
 use asl_runner::{
     ExecutionOptions, ExecutionResult, Runner, RunnerConfig, TaskFailure, TaskInvoker,
 };
-use atlas_privatelink::acceptance;
 use atlas_privatelink::local::StepInvoker;
-use atlas_privatelink::local_stack::Moto;
 use atlas_privatelink::machines::{Machine, step_of};
-use atlas_sim::SimHandle;
 use clock::VirtualClock;
+use devstack::DevStack;
 use futures::future::BoxFuture;
+use privatelink_core::aws::clients::AwsClients;
 use privatelink_core::context::{Context, Polling, Settings};
 
 use serde_json::Value;
@@ -92,14 +91,15 @@ impl TaskInvoker for RecordingInvoker {
     }
 }
 
-/// A step context on moto and `clock` with the default (production) settings, the polling
-/// ones overridable by the same environment variables as the Lambda functions'
-/// (`ATLAS_POLL_SECONDS`, …), and EC2 reporting acceptance from `sim` as AWS would.
-pub async fn context(moto: &Moto, clock: &VirtualClock, sim: &SimHandle) -> Arc<Context> {
-    let config = moto.sdk_config("us-east-1").await;
+/// A step context on the stack's AWS front and `clock` with the default (production)
+/// settings, the polling ones overridable by the same environment variables as the Lambda
+/// functions' (`ATLAS_POLL_SECONDS`, …). The front makes moto behave like AWS (EC2 reports
+/// acceptance from the simulator's links, eventual consistency, zones, client tokens).
+pub async fn context(stack: &DevStack, clock: &VirtualClock) -> Arc<Context> {
+    let config = stack.sdk_config("us-east-1").await;
     Arc::new(Context::new(
         Arc::new(clock.clone()),
-        acceptance::aws_clients(config, sim),
+        AwsClients::from_config(config),
         Settings {
             polling: Polling::from_env(),
             ..Settings::default()

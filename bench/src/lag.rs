@@ -5,9 +5,9 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use atlas_privatelink::local_stack::{Moto, create_credentials_secret, create_network};
-use atlas_sim::{AtlasSim, ClusterSeed, Delays, SimConfig, SimHandle};
+use atlas_sim::{ClusterSeed, Delays, SimConfig, SimHandle};
 use clock::VirtualClock;
+use devstack::{DevStack, Moto, Realism, create_credentials_secret, create_network};
 use serde_json::{Value, json};
 
 use crate::common::{
@@ -175,6 +175,7 @@ pub fn cost(transitions: f64, invocations: f64, gb_s: f64) -> f64 {
 }
 
 struct Lab {
+    stack: Arc<DevStack>,
     sim: SimHandle,
     clock: VirtualClock,
     credentials: String,
@@ -185,9 +186,16 @@ struct Lab {
 pub async fn run(moto: &Moto, seed: u64, runs: usize) -> Result<Vec<DesignFigures>, String> {
     let draws = draws(seed, runs);
     let clock = VirtualClock::new();
-    let sim = AtlasSim::start(SimConfig::default(), Arc::new(clock.clone()))
-        .await
-        .map_err(|e| format!("simulator: {e}"))?;
+    let stack = Arc::new(
+        DevStack::start(
+            moto,
+            Arc::new(clock.clone()),
+            SimConfig::default(),
+            Realism::realistic(),
+        )
+        .await?,
+    );
+    let sim = stack.sim.clone();
     let sdk = moto.sdk_config("us-east-1").await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let credentials = create_credentials_secret(
@@ -199,6 +207,7 @@ pub async fn run(moto: &Moto, seed: u64, runs: usize) -> Result<Vec<DesignFigure
     )
     .await?;
     let lab = Lab {
+        stack: stack.clone(),
         sim: sim.clone(),
         clock,
         credentials,
@@ -223,7 +232,7 @@ pub async fn run(moto: &Moto, seed: u64, runs: usize) -> Result<Vec<DesignFigure
             wall.elapsed().as_secs_f64()
         );
     }
-    sim.shutdown().await;
+    stack.shutdown().await;
     let mut all = vec![ours];
     all.extend(PEERS.iter().map(|p| simulate_peer(p, &draws)));
     Ok(all)
@@ -256,9 +265,7 @@ async fn one_run(
         "tags": {"team": "bench"}
     });
     // A fresh context per run: every run fetches its own Atlas token, as a cold function would.
-    let invoker = Arc::new(RecordingInvoker::new(
-        context(moto, &lab.clock, &lab.sim).await,
-    ));
+    let invoker = Arc::new(RecordingInvoker::new(context(&lab.stack, &lab.clock).await));
     let runner = provision_runner(invoker.clone(), &lab.clock)?;
     let before = lab.sim.counters();
     let result = execute(&runner, request, &format!("bench-lag-{i}")).await;

@@ -16,8 +16,8 @@ mod scale;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use atlas_privatelink::local_stack::Moto;
 use clap::Parser;
+use devstack::Moto;
 
 /// Benchmarks of atlas-privatelink: cold start, detection lag and cost, scale.
 #[derive(Debug, Parser)]

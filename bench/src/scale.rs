@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use asl_runner::{ExecutionOptions, ExecutionResult};
-use atlas_privatelink::local_stack::{Moto, Network, create_credentials_secret, create_network};
-use atlas_sim::{AtlasSim, ClusterSeed, RateLimit, SimConfig};
+use atlas_sim::{ClusterSeed, RateLimit, SimConfig};
 use clock::{Clock, VirtualClock};
+use devstack::{DevStack, Moto, Network, Realism, create_credentials_secret, create_network};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
@@ -76,15 +76,17 @@ pub async fn run(
     time_box: Duration,
 ) -> Result<ScaleFigures, String> {
     let clock = VirtualClock::new();
-    let sim = AtlasSim::start(
+    let stack = DevStack::start(
+        moto,
+        Arc::new(clock.clone()),
         SimConfig {
             rate_limit: Some(limit),
             ..SimConfig::default()
         },
-        Arc::new(clock.clone()),
+        Realism::realistic(),
     )
-    .await
-    .map_err(|e| format!("simulator: {e}"))?;
+    .await?;
+    let sim = stack.sim.clone();
     let sdk = moto.sdk_config(REGION).await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
@@ -96,7 +98,7 @@ pub async fn run(
         &sim.base_url(),
     )
     .await?;
-    let invoker = Arc::new(RecordingInvoker::new(context(moto, &clock, &sim).await));
+    let invoker = Arc::new(RecordingInvoker::new(context(&stack, &clock).await));
     let runner = Arc::new(provision_runner(invoker.clone(), &clock)?);
 
     // One run alone, on its own project, as the reference.
@@ -248,7 +250,7 @@ pub async fn run(
             .filter(|i| !live_vpces.contains(&i.interface_endpoint_id))
             .count();
     }
-    sim.shutdown().await;
+    stack.shutdown().await;
     Ok(f)
 }
 

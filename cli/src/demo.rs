@@ -8,15 +8,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use asl_runner::{ExecutionResult, ExecutionStatus, RunnerConfig};
-use atlas_sim::{AtlasSim, ClusterSeed, SimConfig};
+use atlas_sim::{ClusterSeed, SimConfig};
 use clock::VirtualClock;
+use devstack::{
+    DevStack, Moto, Realism, create_credentials_secret, create_database_user_secret, create_network,
+};
+use privatelink_core::aws::clients::AwsClients;
 use privatelink_core::context::{Context, Settings};
-
-use crate::acceptance;
 use serde_json::{Value, json};
 
 use crate::local::{StepInvoker, run_machine};
-use crate::local_stack::{Moto, create_credentials_secret, create_network};
 use crate::machines::Machine;
 use crate::timeline::Timeline;
 
@@ -26,14 +27,20 @@ const REGION: &str = "us-east-1";
 /// Runs the demo; the error says what failed.
 pub async fn run() -> Result<(), String> {
     let wall = Instant::now();
-    eprintln!("== starting moto (EC2, Secrets Manager) and the Atlas simulator");
+    eprintln!(
+        "== starting moto (EC2, Secrets Manager) behind the AWS front (realistic rules), and the Atlas simulator"
+    );
     let moto = Moto::start()?;
     let clock = VirtualClock::new();
-    let sim = AtlasSim::start(SimConfig::default(), Arc::new(clock.clone()))
-        .await
-        .map_err(|e| format!("simulator: {e}"))?;
-    let result = provision_and_teardown(&moto, &sim, &clock).await;
-    sim.shutdown().await;
+    let stack = DevStack::start(
+        &moto,
+        Arc::new(clock.clone()),
+        SimConfig::default(),
+        Realism::realistic(),
+    )
+    .await?;
+    let result = provision_and_teardown(&stack, &clock).await;
+    stack.shutdown().await;
     moto.stop();
     eprintln!(
         "== done in {:.1} s of wall time ({:.0} s of simulated time)",
@@ -43,12 +50,9 @@ pub async fn run() -> Result<(), String> {
     result
 }
 
-async fn provision_and_teardown(
-    moto: &Moto,
-    sim: &atlas_sim::SimHandle,
-    clock: &VirtualClock,
-) -> Result<(), String> {
-    let config = moto.sdk_config(REGION).await;
+async fn provision_and_teardown(stack: &DevStack, clock: &VirtualClock) -> Result<(), String> {
+    let sim = &stack.sim;
+    let config = stack.sdk_config(REGION).await;
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let secrets = aws_sdk_secretsmanager::Client::new(&config);
     eprintln!("== seeding: a VPC with two subnets, cluster Cluster0 in US_EAST_1, credentials");
@@ -63,17 +67,17 @@ async fn provision_and_teardown(
         &sim.base_url(),
     )
     .await?;
-    let db_user = secrets
-        .create_secret()
-        .name("demo/app-database-user")
-        .secret_string(json!({"username": "app", "password": "demo-password-123"}).to_string())
-        .send()
-        .await
-        .map_err(|e| format!("CreateSecret: {e}"))?;
+    let db_user = create_database_user_secret(
+        &secrets,
+        "demo/app-database-user",
+        "app",
+        "demo-password-123",
+    )
+    .await?;
     let request = json!({
         "atlas": {"projectId": PROJECT, "clusterName": "Cluster0", "credentialsSecretArn": credentials},
         "endpoints": [{"region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids}],
-        "secret": {"databaseUserSecretArn": db_user.arn().unwrap_or_default()},
+        "secret": {"databaseUserSecretArn": db_user},
         "tags": {"team": "platform", "env": "demo"}
     });
     eprintln!(
@@ -82,9 +86,9 @@ async fn provision_and_teardown(
     );
     let ctx = Arc::new(Context::new(
         Arc::new(clock.clone()),
-        // EC2 reports the endpoint pendingAcceptance/pending until Atlas has it AVAILABLE, as
-        // AWS does (moto alone says available at once).
-        acceptance::aws_clients(config, sim),
+        // Through the AWS front: eventual consistency, client tokens, zones, and EC2 reporting
+        // the endpoint pending → pendingAcceptance → available as Atlas accepts it.
+        AwsClients::from_config(config),
         Settings {
             secret_recovery_days: 7,
             atlas_request_timeout: Duration::from_secs(10),

@@ -10,24 +10,12 @@ use atlas_privatelink::machines::{Machine, step_of};
 use atlas_sim::{Fault, Outcome};
 use clock::Clock;
 use futures::future::BoxFuture;
-use integration_tests::world::{Network, World, make_network};
+use integration_tests::world::{Network, World, assert_succeeded, failure, make_network};
 use privatelink_core::steps::ENDPOINT_STEPS;
 use serde_json::{Value, json};
 
 fn error_of(result: &ExecutionResult) -> Option<&str> {
-    match &result.status {
-        ExecutionStatus::Failed { error, .. } => error.as_deref(),
-        _ => None,
-    }
-}
-
-fn assert_succeeded(result: &ExecutionResult) {
-    assert!(
-        result.succeeded(),
-        "execution failed: {:?}\nstates: {:?}",
-        result.status,
-        result.entered_states()
-    );
+    failure(result).map(|(error, _)| error)
 }
 
 /// Counts what exists of ours: VPC endpoints, security groups (per network), services and

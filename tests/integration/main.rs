@@ -5,4 +5,5 @@ mod conformance;
 mod dispatch;
 mod e2e;
 mod infra;
+mod realism;
 mod steps;

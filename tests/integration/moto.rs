@@ -1,7 +1,7 @@
-//! The moto server shared by the tests of this process (see `atlas_privatelink::local_stack`).
+//! The moto server shared by the tests of this process (see `devstack::moto`).
 //! Tests stay independent by working in VPCs and secret names of their own.
 
-pub use atlas_privatelink::local_stack::Moto;
+pub use devstack::Moto;
 
 /// The shared moto server, started on first call.
 pub fn moto() -> &'static Moto {

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use atlas_privatelink::acceptance;
-use atlas_privatelink::local_stack::{create_credentials_secret, create_network};
-use clock::Clock;
+use clock::{Clock, VirtualClock};
+use devstack::{DevStack, Realism, create_credentials_secret, create_network};
+use privatelink_core::aws::clients::AwsClients;
 use privatelink_core::context::{Context, Polling, Settings};
 use privatelink_core::state::{EndpointWork, ExecutionState, Plan};
 use privatelink_core::steps::{ENDPOINT_STEPS, run_step};
@@ -29,14 +29,16 @@ pub fn unique_project_id() -> String {
     format!("{:08x}{:08x}{:08x}", std::process::id(), nanos, n as u32)
 }
 
-pub use atlas_privatelink::local_stack::Network;
+pub use devstack::Network;
 
 /// Everything a step test needs.
 pub struct World {
     /// The Atlas simulator and the virtual clock.
     pub atlas: AtlasHarness,
-    /// The steps' context (moto, simulator, virtual clock).
+    /// The steps' context (the AWS front before moto, the simulator, the virtual clock).
     pub ctx: Arc<Context>,
+    /// The simulator and the AWS front.
+    pub stack: Arc<DevStack>,
     /// The project.
     pub project_id: String,
     /// The cluster name.
@@ -47,12 +49,12 @@ pub struct World {
     pub credentials_arn: String,
 }
 
-/// EC2 client on moto in `region`.
+/// EC2 client on moto itself in `region` (no AWS front: to seed and to look at what exists).
 pub async fn ec2(region: &str) -> aws_sdk_ec2::Client {
     aws_sdk_ec2::Client::new(&moto().sdk_config(region).await)
 }
 
-/// Secrets Manager client on moto in `region`.
+/// Secrets Manager client on moto itself in `region`.
 pub async fn secrets(region: &str) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(&moto().sdk_config(region).await)
 }
@@ -64,13 +66,13 @@ pub async fn make_network(region: &str, tag: &str) -> Network {
         .expect("network")
 }
 
-/// A context on moto and the harness's simulator and clock. EC2 reports a VPC endpoint's
-/// acceptance from the simulator's link, as AWS does (moto alone says `available` at once).
-async fn context(atlas: &AtlasHarness, settings: Settings) -> Arc<Context> {
-    let home = moto().sdk_config("us-east-1").await;
+/// A context on the stack's AWS front (moto behaving like AWS: eventual consistency, client
+/// tokens, zones, acceptance states following the simulator's links) and the harness's clock.
+async fn context(atlas: &AtlasHarness, stack: &DevStack, settings: Settings) -> Arc<Context> {
+    let home = stack.sdk_config("us-east-1").await;
     Arc::new(Context::new(
         Arc::new(atlas.clock.clone()),
-        acceptance::aws_clients(home, &atlas.sim),
+        AwsClients::from_config(home),
         settings,
     ))
 }
@@ -83,7 +85,20 @@ impl World {
 
     /// The same with a given simulator configuration.
     pub async fn with_sim(config: SimConfig, regions: &[&str]) -> Self {
-        let atlas = AtlasHarness::start(config).await;
+        Self::with_realism(config, Realism::realistic(), regions).await
+    }
+
+    /// The same with given rules of the AWS front.
+    pub async fn with_realism(mut config: SimConfig, realism: Realism, regions: &[&str]) -> Self {
+        config.contract = crate::contract();
+        let clock = VirtualClock::new();
+        let stack = DevStack::start(moto(), Arc::new(clock.clone()), config, realism)
+            .await
+            .expect("local stack starts");
+        let atlas = AtlasHarness {
+            clock,
+            sim: stack.sim.clone(),
+        };
         let project_id = unique_project_id();
         let cluster = "Cluster0".to_owned();
         let atlas_regions: Vec<String> = regions
@@ -115,10 +130,11 @@ impl World {
             atlas_request_timeout: Duration::from_secs(5),
             ..Settings::default()
         };
-        let ctx = context(&atlas, settings).await;
+        let ctx = context(&atlas, &stack, settings).await;
         Self {
             atlas,
             ctx,
+            stack: Arc::new(stack),
             project_id,
             cluster,
             networks,
@@ -133,7 +149,7 @@ impl World {
             polling,
             ..self.ctx.settings.clone()
         };
-        self.ctx = context(&self.atlas, settings).await;
+        self.ctx = context(&self.atlas, &self.stack, settings).await;
         self
     }
 
@@ -182,6 +198,22 @@ impl World {
             .await?;
         apply(work, name, out.clone());
         Ok(out)
+    }
+
+    /// Runs the per-endpoint step `name` on `work` as the state machine would (retrying
+    /// `…NotReady`), records its output, and panics if it fails.
+    pub async fn step_until_ready_on(&self, name: &str, work: &mut EndpointWork) {
+        let input = serde_json::to_value(&*work).expect("work");
+        let out = self
+            .step_until_ready(
+                name,
+                input,
+                Duration::from_secs(10),
+                Duration::from_secs(3600),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        apply(work, name, out);
     }
 
     /// Validates `request` under `execution`.
@@ -329,6 +361,27 @@ impl World {
             .map(|o| o.versions().len())
             .unwrap_or(0)
     }
+}
+
+/// The error name and cause of a failed execution.
+pub fn failure(result: &asl_runner::ExecutionResult) -> Option<(&str, &str)> {
+    match &result.status {
+        asl_runner::ExecutionStatus::Failed { error, cause } => Some((
+            error.as_deref().unwrap_or(""),
+            cause.as_deref().unwrap_or(""),
+        )),
+        _ => None,
+    }
+}
+
+/// Fails the test, with the states entered, unless the execution succeeded.
+pub fn assert_succeeded(result: &asl_runner::ExecutionResult) {
+    assert!(
+        result.succeeded(),
+        "execution failed: {:?}\nstates: {:?}",
+        result.status,
+        result.entered_states()
+    );
 }
 
 /// Records a step's output in the work item, as the state machine's ResultPath does.

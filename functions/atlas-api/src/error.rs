@@ -36,6 +36,11 @@ impl ApiErrorBody {
     }
 }
 
+/// The error code of Atlas's 403 for a caller whose IP is not on the organization's API access
+/// list (Atlas Admin API error codes; the detail reads "IP address … is not allowed to access
+/// this resource.").
+pub const IP_NOT_ON_ACCESS_LIST: &str = "IP_ADDRESS_NOT_ON_ACCESS_LIST";
+
 /// The error code Atlas answers when a region already has a private endpoint service.
 pub const ALREADY_EXISTS_FOR_REGION: &str = "PRIVATE_ENDPOINT_SERVICE_ALREADY_EXISTS_FOR_REGION";
 
@@ -52,6 +57,21 @@ pub enum AtlasError {
         status: u16,
         /// Atlas error code.
         code: String,
+        /// Atlas's explanation.
+        detail: String,
+    },
+    /// 403 `IP_ADDRESS_NOT_ON_ACCESS_LIST`: the caller's IP is not on the organization's API
+    /// access list.
+    #[error(
+        "{operation}: Atlas refused the call from IP {ip}, which is not on the organization's API \
+         access list: add it there (in AWS, the Elastic IP of the NAT gateway the functions leave \
+         through; see the template's LambdaSubnetIds) ({detail})"
+    )]
+    AccessList {
+        /// The operation that failed.
+        operation: &'static str,
+        /// The caller's IP as Atlas saw it (`unknown` if Atlas did not say).
+        ip: String,
         /// Atlas's explanation.
         detail: String,
     },
@@ -129,6 +149,7 @@ impl AtlasError {
     pub fn error_name(&self) -> &'static str {
         match self {
             AtlasError::Auth { .. } => "AtlasAuthFailed",
+            AtlasError::AccessList { .. } => "AtlasAccessListDenied",
             AtlasError::RateLimited { .. } => "AtlasRateLimited",
             AtlasError::Unavailable { .. } | AtlasError::Decode { .. } => "AtlasUnavailable",
             AtlasError::NotFound { .. }
@@ -159,6 +180,11 @@ impl AtlasError {
         let code = api.code().to_owned();
         let detail = api.detail().to_owned();
         match status {
+            403 if code == IP_NOT_ON_ACCESS_LIST => AtlasError::AccessList {
+                operation,
+                ip: access_list_ip(&detail).unwrap_or_else(|| "unknown".to_owned()),
+                detail,
+            },
             401 | 403 => AtlasError::Auth {
                 operation,
                 status,
@@ -185,6 +211,16 @@ impl AtlasError {
     }
 }
 
+/// The IP in Atlas's access-list detail ("IP address 203.0.113.7 is not allowed to access this
+/// resource.").
+fn access_list_ip(detail: &str) -> Option<String> {
+    detail
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_ascii_hexdigit() && c != '.' && c != ':'))
+        .find(|w| w.parse::<std::net::IpAddr>().is_ok())
+        .map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,6 +242,16 @@ mod tests {
             "AtlasAuthFailed"
         );
         assert!(AtlasError::from_client_status("x", 404, b"{}").is_not_found());
+        let denied = AtlasError::from_client_status(
+            "getCluster",
+            403,
+            br#"{"error":403,"errorCode":"IP_ADDRESS_NOT_ON_ACCESS_LIST","detail":"IP address 203.0.113.7 is not allowed to access this resource.","reason":"Forbidden"}"#,
+        );
+        assert_eq!(denied.error_name(), "AtlasAccessListDenied");
+        assert!(
+            denied.to_string().contains("from IP 203.0.113.7"),
+            "{denied}"
+        );
         assert_eq!(
             AtlasError::from_client_status("x", 400, b"{}").error_name(),
             "InvalidRequest"

@@ -61,6 +61,9 @@ pub struct Polling {
     pub ec2_every: Duration,
     /// `ATLAS_POLL_MAX_SECONDS`: longest Atlas cadence after repeated 429s.
     pub max_every: Duration,
+    /// `ATLAS_SLOW_POLL_SECONDS`: cadence of Atlas reads while EC2 still shows the endpoint
+    /// pending (to see a link Atlas will never accept without waiting for EC2).
+    pub atlas_slow_every: Duration,
     /// `SERVICE_MIN_SECONDS`: a new endpoint service is never ready sooner.
     pub service_min: Duration,
     /// `INTERFACE_MIN_SECONDS`: a new link is never `AVAILABLE` sooner.
@@ -77,6 +80,7 @@ impl Default for Polling {
             atlas_every: Duration::from_millis(2500),
             ec2_every: Duration::from_secs(2),
             max_every: Duration::from_secs(30),
+            atlas_slow_every: Duration::from_secs(30),
             service_min: Duration::from_secs(150),
             interface_min: Duration::from_secs(120),
             cluster_update_min: Duration::from_secs(60),
@@ -117,6 +121,11 @@ impl Polling {
             max_every: secs(
                 "ATLAS_POLL_MAX_SECONDS",
                 d.max_every,
+                Duration::from_secs(1),
+            ),
+            atlas_slow_every: secs(
+                "ATLAS_SLOW_POLL_SECONDS",
+                d.atlas_slow_every,
                 Duration::from_secs(1),
             ),
             service_min: secs("SERVICE_MIN_SECONDS", d.service_min, none),
@@ -213,7 +222,7 @@ impl Context {
             .map(str::to_owned)
             .or_else(|| self.aws.home_region())
             .unwrap_or_else(|| "us-east-1".to_owned());
-        let secrets = self.aws.for_region(None, &region).await.secrets;
+        let secrets = self.aws.for_region(None, &region).await?.secrets;
         let json = read_secret_string(&secrets, &secret_id, field).await?;
         let (credentials, secret_base_url) = Credentials::from_secret_json(&json)
             .map_err(|e| StepError::invalid(field, e.to_string()))?;

@@ -19,6 +19,9 @@ pub enum ErrorName {
     UnsupportedProvider,
     /// Atlas rejected the credentials (401/403). Terminal.
     AtlasAuthFailed,
+    /// Atlas refused the call because the caller's IP is not on the organization's API access
+    /// list (403 `IP_ADDRESS_NOT_ON_ACCESS_LIST`); the message names the IP to allow. Terminal.
+    AtlasAccessListDenied,
     /// Atlas answered 429 beyond the client's own retry budget. Retryable.
     AtlasRateLimited,
     /// Atlas answered 5xx or could not be reached. Retryable.
@@ -33,8 +36,12 @@ pub enum ErrorName {
     EndpointServiceFailed,
     /// The interface endpoint is not yet `AVAILABLE` in Atlas or `available` in EC2. Retryable.
     InterfaceEndpointNotReady,
-    /// Atlas reports the interface endpoint `REJECTED` or `FAILED`. Terminal.
+    /// Atlas reports the interface endpoint `REJECTED`, or EC2 reports the VPC endpoint
+    /// rejected or gone. Terminal.
     InterfaceEndpointRejected,
+    /// Atlas reports the interface endpoint `FAILED` (its `errorMessage` says why) and it could
+    /// not be repaired by linking it again. Terminal.
+    InterfaceEndpointFailed,
     /// The cluster is not `IDLE` or has no private connection strings for our endpoints yet.
     /// Retryable.
     ConnectionStringsNotReady,
@@ -42,11 +49,12 @@ pub enum ErrorName {
 
 impl ErrorName {
     /// Every error name, in declaration order.
-    pub const ALL: [ErrorName; 13] = [
+    pub const ALL: [ErrorName; 15] = [
         ErrorName::InvalidRequest,
         ErrorName::ServerlessRetired,
         ErrorName::UnsupportedProvider,
         ErrorName::AtlasAuthFailed,
+        ErrorName::AtlasAccessListDenied,
         ErrorName::AtlasRateLimited,
         ErrorName::AtlasUnavailable,
         ErrorName::AwsThrottled,
@@ -55,6 +63,7 @@ impl ErrorName {
         ErrorName::EndpointServiceFailed,
         ErrorName::InterfaceEndpointNotReady,
         ErrorName::InterfaceEndpointRejected,
+        ErrorName::InterfaceEndpointFailed,
         ErrorName::ConnectionStringsNotReady,
     ];
 
@@ -65,6 +74,7 @@ impl ErrorName {
             ErrorName::ServerlessRetired => "ServerlessRetired",
             ErrorName::UnsupportedProvider => "UnsupportedProvider",
             ErrorName::AtlasAuthFailed => "AtlasAuthFailed",
+            ErrorName::AtlasAccessListDenied => "AtlasAccessListDenied",
             ErrorName::AtlasRateLimited => "AtlasRateLimited",
             ErrorName::AtlasUnavailable => "AtlasUnavailable",
             ErrorName::AwsThrottled => "AwsThrottled",
@@ -73,6 +83,7 @@ impl ErrorName {
             ErrorName::EndpointServiceFailed => "EndpointServiceFailed",
             ErrorName::InterfaceEndpointNotReady => "InterfaceEndpointNotReady",
             ErrorName::InterfaceEndpointRejected => "InterfaceEndpointRejected",
+            ErrorName::InterfaceEndpointFailed => "InterfaceEndpointFailed",
             ErrorName::ConnectionStringsNotReady => "ConnectionStringsNotReady",
         }
     }
@@ -96,6 +107,22 @@ impl ErrorName {
 impl fmt::Display for ErrorName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// The name of an Atlas client error: one mapping, no string round trip.
+impl From<&atlas_api::AtlasError> for ErrorName {
+    fn from(e: &atlas_api::AtlasError) -> Self {
+        use atlas_api::AtlasError as A;
+        match e {
+            A::Auth { .. } => ErrorName::AtlasAuthFailed,
+            A::AccessList { .. } => ErrorName::AtlasAccessListDenied,
+            A::RateLimited { .. } => ErrorName::AtlasRateLimited,
+            A::Unavailable { .. } | A::Decode { .. } => ErrorName::AtlasUnavailable,
+            A::NotFound { .. } | A::Conflict { .. } | A::Rejected { .. } | A::Config(_) => {
+                ErrorName::InvalidRequest
+            }
+        }
     }
 }
 
@@ -184,6 +211,7 @@ mod tests {
             "ServerlessRetired",
             "UnsupportedProvider",
             "AtlasAuthFailed",
+            "AtlasAccessListDenied",
             "AtlasRateLimited",
             "AtlasUnavailable",
             "AwsThrottled",
@@ -192,6 +220,7 @@ mod tests {
             "EndpointServiceFailed",
             "InterfaceEndpointNotReady",
             "InterfaceEndpointRejected",
+            "InterfaceEndpointFailed",
             "ConnectionStringsNotReady",
         ];
         let names: Vec<&str> = ErrorName::ALL.iter().map(|n| n.as_str()).collect();

@@ -121,6 +121,10 @@ pub struct VpcEndpointOut {
     pub vpc_endpoint_id: String,
     /// This execution created it.
     pub created: bool,
+    /// The subnets it was created in (one per zone the service supports); empty for an
+    /// endpoint found rather than created.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnet_ids: Vec<String>,
 }
 
 /// The link of the VPC endpoint in Atlas.

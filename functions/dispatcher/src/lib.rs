@@ -47,13 +47,15 @@ impl VendingSettings {
         }
     }
 
-    /// The provisioning request for a new account.
+    /// The provisioning request for a new account. The role's ARN uses the partition of the
+    /// account's regions (`aws-cn` for `cn-*`, `aws-us-gov` for `us-gov-*`).
     pub fn request_for(&self, account_id: &str) -> Value {
+        let partition = partition_of(self.regions.first().map(String::as_str).unwrap_or(""));
         json!({
             "atlas": {"projectId": self.project_id, "clusterName": self.cluster_name},
             "aws": {
                 "accountId": account_id,
-                "roleArn": format!("arn:aws:iam::{account_id}:role/{}", self.role_name)
+                "roleArn": format!("arn:{partition}:iam::{account_id}:role/{}", self.role_name)
             },
             "endpoints": self.regions.iter().map(|region| json!({
                 "region": region,
@@ -61,6 +63,17 @@ impl VendingSettings {
             })).collect::<Vec<_>>(),
             "tags": {"provisioned-for": "account-vending"}
         })
+    }
+}
+
+/// The ARN partition of an AWS region.
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
     }
 }
 

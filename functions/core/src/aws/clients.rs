@@ -5,10 +5,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_ec2::config::{Intercept, SharedCredentialsProvider, SharedInterceptor};
 use tokio::sync::Mutex;
+
+use crate::error::{ErrorName, StepError};
 
 /// The clients the steps use in one account and region.
 #[derive(Clone, Debug)]
@@ -72,23 +76,34 @@ impl AwsClients {
     }
 
     /// Clients for `region`, in the account of `role_arn` (assumed with STS) or our own.
-    pub async fn for_region(&self, role_arn: Option<&str>, region: &str) -> RegionClients {
+    ///
+    /// The role is assumed once here, so a role that cannot be assumed is a named error now
+    /// (`InvalidRequest` naming `aws.roleArn` for `AccessDenied`) instead of minutes of
+    /// retried transport errors on every later call.
+    pub async fn for_region(
+        &self,
+        role_arn: Option<&str>,
+        region: &str,
+    ) -> Result<RegionClients, StepError> {
         let key = (role_arn.map(str::to_owned), region.to_owned());
         let mut cache = self.cache.lock().await;
         if let Some(clients) = cache.get(&key) {
-            return clients.clone();
+            return Ok(clients.clone());
         }
         let mut config = self
             .base
             .to_builder()
             .region(Region::new(region.to_owned()));
         if let Some(role) = role_arn {
-            let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+            let provider = AssumeRoleProvider::builder(role)
                 .session_name("atlas-privatelink")
                 .region(Region::new(region.to_owned()))
                 .configure(&self.base)
                 .build()
                 .await;
+            if let Err(e) = provider.provide_credentials().await {
+                return Err(assume_role_error(role, region, &e));
+            }
             config = config.credentials_provider(SharedCredentialsProvider::new(provider));
         }
         let config = config.build();
@@ -101,6 +116,40 @@ impl AwsClients {
             secrets: aws_sdk_secretsmanager::Client::new(&config),
         };
         cache.insert(key, clients.clone());
-        clients
+        Ok(clients)
+    }
+}
+
+/// A failed AssumeRole as a step error: `AccessDenied` (the role does not exist, or does not
+/// trust this account) is the request's fault and names the role; anything else (throttling,
+/// STS unreachable) is `AwsUnavailable`, worth retrying.
+fn assume_role_error(
+    role: &str,
+    region: &str,
+    e: &aws_credential_types::provider::error::CredentialsError,
+) -> StepError {
+    // The STS error code is somewhere in the source chain; its text carries it.
+    let mut chain = vec![e.to_string()];
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        chain.push(format!("{inner} {inner:?}"));
+        source = inner.source();
+    }
+    let text = chain.join(": ");
+    if text.contains("AccessDenied") {
+        tracing::warn!(role, region, "AssumeRole denied");
+        StepError::invalid(
+            "aws.roleArn",
+            format!(
+                "AWS refused to let this function assume {role} in {region} (AccessDenied): the \
+                 role must exist in the target account and trust this account's functions \
+                 (deploy infra/target-account-role.yaml there)"
+            ),
+        )
+    } else {
+        StepError::new(
+            ErrorName::AwsUnavailable,
+            format!("could not assume {role} in {region}: {}", chain[0]),
+        )
     }
 }

@@ -9,7 +9,9 @@ use aws_sdk_ec2::types::{
 };
 
 use aws_sdk_ec2::operation::RequestId;
+use clock::Clock;
 
+use super::consistency::{is_not_found, until_visible};
 use super::errors::{classify, error_code};
 use crate::error::{ErrorName, StepError};
 
@@ -22,13 +24,15 @@ pub struct VpcInfo {
     pub cidrs: Vec<String>,
 }
 
-/// A subnet and its VPC.
+/// A subnet, its VPC and its availability zone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubnetInfo {
     /// `subnet-…`.
     pub subnet_id: String,
     /// Its VPC.
     pub vpc_id: String,
+    /// Its availability zone (`us-east-1a`).
+    pub zone: String,
 }
 
 /// A resource found by our tags, with who created it.
@@ -172,6 +176,7 @@ fn subnet_info(s: &aws_sdk_ec2::types::Subnet) -> SubnetInfo {
     SubnetInfo {
         subnet_id: s.subnet_id().unwrap_or_default().to_owned(),
         vpc_id: s.vpc_id().unwrap_or_default().to_owned(),
+        zone: s.availability_zone().unwrap_or_default().to_owned(),
     }
 }
 
@@ -251,15 +256,17 @@ pub async fn find_security_group(
     Ok(None)
 }
 
-/// Creates a security group with tags. A group of the same name made meanwhile (a racing
-/// run) is returned instead.
+/// Creates a security group with tags and returns it. A group of the same name made
+/// meanwhile (a racing run) is returned instead, with its `created-by` tag, so the caller
+/// knows whether it is its own.
 pub async fn create_security_group(
     client: &Client,
     vpc_id: &str,
     group_name: &str,
     description: &str,
     tags: &[(String, String)],
-) -> Result<String, StepError> {
+    execution: &str,
+) -> Result<Tagged, StepError> {
     let created = client
         .create_security_group()
         .vpc_id(vpc_id)
@@ -275,7 +282,10 @@ pub async fn create_security_group(
                 group_id = out.group_id().unwrap_or_default(),
                 "CreateSecurityGroup"
             );
-            Ok(out.group_id().unwrap_or_default().to_owned())
+            Ok(Tagged {
+                id: out.group_id().unwrap_or_default().to_owned(),
+                created_by: Some(execution.to_owned()),
+            })
         }
         Err(e) if error_code(&e) == Some("InvalidGroup.Duplicate") => {
             let out = client
@@ -287,12 +297,17 @@ pub async fn create_security_group(
                 .map_err(|e| classify("DescribeSecurityGroups", e))?;
             out.security_groups()
                 .first()
-                .and_then(|g| g.group_id())
-                .map(str::to_owned)
+                .map(|g| Tagged {
+                    id: g.group_id().unwrap_or_default().to_owned(),
+                    created_by: tag_value(g.tags(), TAG_CREATED_BY).map(str::to_owned),
+                })
                 .ok_or_else(|| {
+                    // EC2 lists it once it is visible (eventual consistency).
                     StepError::new(
                         ErrorName::AwsUnavailable,
-                        format!("security group {group_name} reported as duplicate but not found"),
+                        format!(
+                            "security group {group_name} reported as duplicate but not listed yet"
+                        ),
                     )
                 })
         }
@@ -300,64 +315,139 @@ pub async fn create_security_group(
     }
 }
 
+/// The ingress sources of `group_id` for TCP 1024–65535: (security groups, CIDRs).
+async fn atlas_port_sources(
+    client: &Client,
+    clock: &dyn Clock,
+    group_id: &str,
+) -> Result<(Vec<String>, Vec<String>), StepError> {
+    let out = until_visible(clock, group_id, || {
+        client.describe_security_groups().group_ids(group_id).send()
+    })
+    .await
+    .map_err(|e| classify("DescribeSecurityGroups", e))?;
+    let mut groups = Vec::new();
+    let mut cidrs = Vec::new();
+    for permission in out
+        .security_groups()
+        .iter()
+        .flat_map(|g| g.ip_permissions())
+        .filter(|p| {
+            p.ip_protocol() == Some("tcp")
+                && p.from_port() == Some(1024)
+                && p.to_port() == Some(65535)
+        })
+    {
+        groups.extend(
+            permission
+                .user_id_group_pairs()
+                .iter()
+                .filter_map(|p| p.group_id().map(str::to_owned)),
+        );
+        cidrs.extend(
+            permission
+                .ip_ranges()
+                .iter()
+                .filter_map(|r| r.cidr_ip().map(str::to_owned)),
+        );
+        cidrs.extend(
+            permission
+                .ipv6_ranges()
+                .iter()
+                .filter_map(|r| r.cidr_ipv6().map(str::to_owned)),
+        );
+    }
+    Ok((groups, cidrs))
+}
+
 /// Allows TCP 1024–65535 (the ports Atlas's PrivateLink load balancer maps nodes to) from the
-/// given security groups and CIDRs. Rules that exist already are fine.
+/// given security groups and CIDRs. The group's rules are read first and only the missing
+/// ones are added: AWS refuses the whole call when one rule exists already
+/// (`InvalidPermission.Duplicate`), so adding a source to a request later still takes effect.
+/// Returns the sources added.
 pub async fn allow_atlas_ports(
     client: &Client,
+    clock: &dyn Clock,
     group_id: &str,
     from_groups: &[String],
     from_cidrs: &[String],
-) -> Result<(), StepError> {
+) -> Result<Vec<String>, StepError> {
+    let (have_groups, have_cidrs) = atlas_port_sources(client, clock, group_id).await?;
+    let same_cidr = |a: &str, b: &str| match (a.parse::<ipnet::IpNet>(), b.parse::<ipnet::IpNet>())
+    {
+        (Ok(a), Ok(b)) => a.trunc() == b.trunc(),
+        _ => a == b,
+    };
+    let groups: Vec<&String> = from_groups
+        .iter()
+        .filter(|g| !have_groups.contains(g))
+        .collect();
+    let cidrs: Vec<&String> = from_cidrs
+        .iter()
+        .filter(|c| !have_cidrs.iter().any(|h| same_cidr(h, c)))
+        .collect();
+    if groups.is_empty() && cidrs.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut permission = IpPermission::builder()
         .ip_protocol("tcp")
         .from_port(1024)
         .to_port(65535);
-    for g in from_groups {
+    for g in &groups {
         permission = permission.user_id_group_pairs(
             UserIdGroupPair::builder()
-                .group_id(g)
+                .group_id(*g)
                 .description("atlas-privatelink: clients of the Atlas cluster")
                 .build(),
         );
     }
-    for cidr in from_cidrs {
+    for cidr in &cidrs {
         permission = if cidr.contains(':') {
             permission.ipv6_ranges(
                 Ipv6Range::builder()
-                    .cidr_ipv6(cidr)
+                    .cidr_ipv6(*cidr)
                     .description("atlas-privatelink")
                     .build(),
             )
         } else {
             permission.ip_ranges(
                 IpRange::builder()
-                    .cidr_ip(cidr)
+                    .cidr_ip(*cidr)
                     .description("atlas-privatelink")
                     .build(),
             )
         };
     }
-    let result = client
-        .authorize_security_group_ingress()
-        .group_id(group_id)
-        .ip_permissions(permission.build())
-        .send()
-        .await;
+    let permission = permission.build();
+    let result = until_visible(clock, group_id, || {
+        client
+            .authorize_security_group_ingress()
+            .group_id(group_id)
+            .ip_permissions(permission.clone())
+            .send()
+    })
+    .await;
     match result {
-        Ok(_) => Ok(()),
-        Err(e) if error_code(&e) == Some("InvalidPermission.Duplicate") => Ok(()),
-        Err(e) => Err(classify("AuthorizeSecurityGroupIngress", e)),
+        Ok(_) => {}
+        // A racing run added the same rule between our read and our write.
+        Err(e) if error_code(&e) == Some("InvalidPermission.Duplicate") => {}
+        Err(e) => return Err(classify("AuthorizeSecurityGroupIngress", e)),
     }
+    Ok(groups.into_iter().chain(cidrs).cloned().collect())
 }
 
-/// Deletes a security group. Gone already is fine; still in use (the endpoint's network
-/// interfaces are being removed) is `InterfaceEndpointNotReady`, to be retried.
-pub async fn delete_security_group(client: &Client, group_id: &str) -> Result<(), StepError> {
-    match client
-        .delete_security_group()
-        .group_id(group_id)
-        .send()
-        .await
+/// Deletes a security group. Gone already is fine (after the visibility budget: a group made
+/// moments ago may not be visible yet); still in use (the endpoint's network interfaces are
+/// being removed) is `InterfaceEndpointNotReady`, to be retried.
+pub async fn delete_security_group(
+    client: &Client,
+    clock: &dyn Clock,
+    group_id: &str,
+) -> Result<(), StepError> {
+    match until_visible(clock, group_id, || {
+        client.delete_security_group().group_id(group_id).send()
+    })
+    .await
     {
         Ok(_) => Ok(()),
         Err(e) if error_code(&e) == Some("InvalidGroup.NotFound") => Ok(()),
@@ -431,8 +521,10 @@ pub async fn find_vpc_endpoints_by_key(
 /// Creates the interface endpoint: all subnets, the security groups, private DNS off (Atlas
 /// clients connect by the PrivateLink host names Atlas publishes), tags, and a deterministic
 /// client token so an AWS-side retry of the same call cannot make a second endpoint.
+#[allow(clippy::too_many_arguments)]
 pub async fn create_vpc_endpoint(
     client: &Client,
+    clock: &dyn Clock,
     vpc_id: &str,
     service_name: &str,
     subnet_ids: &[String],
@@ -440,19 +532,22 @@ pub async fn create_vpc_endpoint(
     client_token: &str,
     tags: &[(String, String)],
 ) -> Result<VpcEndpointInfo, StepError> {
-    let out = client
-        .create_vpc_endpoint()
-        .vpc_endpoint_type(VpcEndpointType::Interface)
-        .vpc_id(vpc_id)
-        .service_name(service_name)
-        .set_subnet_ids(Some(subnet_ids.to_vec()))
-        .set_security_group_ids(Some(security_group_ids.to_vec()))
-        .private_dns_enabled(false)
-        .client_token(client_token)
-        .tag_specifications(tag_spec(ResourceType::VpcEndpoint, tags))
-        .send()
-        .await
-        .map_err(|e| classify("CreateVpcEndpoint", e))?;
+    // The security group may have been created a moment ago (eventual consistency).
+    let out = until_visible(clock, "the endpoint's security groups", || {
+        client
+            .create_vpc_endpoint()
+            .vpc_endpoint_type(VpcEndpointType::Interface)
+            .vpc_id(vpc_id)
+            .service_name(service_name)
+            .set_subnet_ids(Some(subnet_ids.to_vec()))
+            .set_security_group_ids(Some(security_group_ids.to_vec()))
+            .private_dns_enabled(false)
+            .client_token(client_token)
+            .tag_specifications(tag_spec(ResourceType::VpcEndpoint, tags))
+            .send()
+    })
+    .await
+    .map_err(|e| classify("CreateVpcEndpoint", e))?;
     tracing::info!(
         aws_request_id = out.request_id().unwrap_or("none"),
         "CreateVpcEndpoint"
@@ -465,16 +560,20 @@ pub async fn create_vpc_endpoint(
     })
 }
 
-/// Reads one VPC endpoint; `None` when it does not exist (or is gone).
+/// Reads one VPC endpoint; `None` when it does not exist (or is gone). "Not found" is believed
+/// only after the visibility budget: the endpoint may have been created a moment ago.
 pub async fn describe_vpc_endpoint(
     client: &Client,
+    clock: &dyn Clock,
     vpce_id: &str,
 ) -> Result<Option<VpcEndpointInfo>, StepError> {
-    let out = client
-        .describe_vpc_endpoints()
-        .vpc_endpoint_ids(vpce_id)
-        .send()
-        .await;
+    let out = until_visible(clock, vpce_id, || {
+        client
+            .describe_vpc_endpoints()
+            .vpc_endpoint_ids(vpce_id)
+            .send()
+    })
+    .await;
     match out {
         Ok(out) => Ok(out
             .vpc_endpoints()
@@ -486,38 +585,74 @@ pub async fn describe_vpc_endpoint(
     }
 }
 
-/// Deletes a VPC endpoint. Gone already is fine.
-pub async fn delete_vpc_endpoint(client: &Client, vpce_id: &str) -> Result<(), StepError> {
-    let out = client
-        .delete_vpc_endpoints()
-        .vpc_endpoint_ids(vpce_id)
-        .send()
-        .await;
-    match out {
-        Ok(out) => {
-            // Failures come back per endpoint, not as an error.
-            match out.unsuccessful().iter().find_map(|u| u.error()) {
-                Some(err)
-                    if err
-                        .code()
-                        .is_some_and(|c| c.starts_with("InvalidVpcEndpoint")) =>
-                {
-                    Ok(())
-                }
-                Some(err) => Err(StepError::new(
-                    ErrorName::AwsUnavailable,
-                    format!(
-                        "DeleteVpcEndpoints {vpce_id}: {}: {}",
-                        err.code().unwrap_or("Unknown"),
-                        err.message().unwrap_or("")
-                    ),
-                )),
-                None => Ok(()),
-            }
+/// Deletes a VPC endpoint. Gone already is fine, but only after the visibility budget: an
+/// endpoint created a moment ago may not be visible yet, and believing "not found" then would
+/// leave it behind.
+pub async fn delete_vpc_endpoint(
+    client: &Client,
+    clock: &dyn Clock,
+    vpce_id: &str,
+) -> Result<(), StepError> {
+    let started = clock.now();
+    let mut wait = std::time::Duration::from_millis(500);
+    let out = loop {
+        let out = client
+            .delete_vpc_endpoints()
+            .vpc_endpoint_ids(vpce_id)
+            .send()
+            .await;
+        // Failures come back per endpoint, not as an error.
+        let not_found = out.as_ref().is_ok_and(|o| {
+            o.unsuccessful()
+                .iter()
+                .filter_map(|u| u.error())
+                .any(|e| e.code().is_some_and(is_not_found))
+        });
+        if not_found && clock.since(started) + wait <= super::consistency::VISIBILITY_BUDGET {
+            clock.sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_secs(8));
+            continue;
         }
+        break out;
+    };
+    match out {
+        Ok(out) => match out.unsuccessful().iter().find_map(|u| u.error()) {
+            Some(err)
+                if err
+                    .code()
+                    .is_some_and(|c| c.starts_with("InvalidVpcEndpoint")) =>
+            {
+                Ok(())
+            }
+            Some(err) => Err(StepError::new(
+                ErrorName::AwsUnavailable,
+                format!(
+                    "DeleteVpcEndpoints {vpce_id}: {}: {}",
+                    err.code().unwrap_or("Unknown"),
+                    err.message().unwrap_or("")
+                ),
+            )),
+            None => Ok(()),
+        },
         Err(e) if error_code(&e).is_some_and(|c| c.starts_with("InvalidVpcEndpointId")) => Ok(()),
         Err(e) => Err(classify("DeleteVpcEndpoints", e)),
     }
+}
+
+/// The availability zones an endpoint service supports (DescribeVpcEndpointServices).
+pub async fn service_zones(client: &Client, service_name: &str) -> Result<Vec<String>, StepError> {
+    let out = client
+        .describe_vpc_endpoint_services()
+        .service_names(service_name)
+        .send()
+        .await
+        .map_err(|e| classify("DescribeVpcEndpointServices", e))?;
+    Ok(out
+        .service_details()
+        .iter()
+        .filter(|d| d.service_name() == Some(service_name))
+        .flat_map(|d| d.availability_zones().iter().cloned())
+        .collect())
 }
 
 #[cfg(test)]

@@ -44,13 +44,35 @@ pub struct SecretWrite {
     pub created: bool,
 }
 
-/// The client request token for `content`: the same content always maps to the same token, so
-/// writing unchanged content makes no new version (Secrets Manager's idempotency).
-pub fn content_token(content: &str) -> String {
-    hex::encode(Sha256::digest(content.as_bytes()))
+/// The client request token for writing `content` over the version `over` (`None` for a new
+/// secret): the same write always maps to the same token, so a retried call makes no second
+/// version. The current version is part of it because Secrets Manager ignores a token it has
+/// seen before (PutSecretValue, ClientRequestToken): content A → B → A would otherwise reuse
+/// A's token and leave B current.
+pub fn content_token(content: &str, over: Option<&str>) -> String {
+    let mut hash = Sha256::new();
+    hash.update(content.as_bytes());
+    if let Some(version) = over {
+        hash.update(b"|over|");
+        hash.update(version.as_bytes());
+    }
+    hex::encode(hash.finalize())
 }
 
-/// Creates the secret, or puts a new version when the content changed.
+/// The current value and version of a secret, if it has one.
+async fn current_value(client: &Client, arn: &str) -> Result<Option<(String, String)>, StepError> {
+    match client.get_secret_value().secret_id(arn).send().await {
+        Ok(out) => Ok(out
+            .secret_string()
+            .zip(out.version_id())
+            .map(|(value, version)| (value.to_owned(), version.to_owned()))),
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(None),
+        Err(e) => Err(classify("GetSecretValue", e)),
+    }
+}
+
+/// Creates the secret, or puts a new version when the content differs from the current one
+/// (read first: unchanged content writes nothing).
 pub async fn write_secret(
     client: &Client,
     name: &str,
@@ -59,7 +81,6 @@ pub async fn write_secret(
     tags: &[(String, String)],
     execution: &str,
 ) -> Result<SecretWrite, StepError> {
-    let token = content_token(content);
     match client.describe_secret().secret_id(name).send().await {
         Ok(existing) => {
             let arn = existing.arn().unwrap_or(name).to_owned();
@@ -77,6 +98,17 @@ pub async fn write_secret(
                 .tags()
                 .iter()
                 .any(|t| t.key() == Some(TAG_CREATED_BY) && t.value() == Some(execution));
+            let current = current_value(client, &arn).await?;
+            if let Some((value, version)) = &current
+                && value == content
+            {
+                return Ok(SecretWrite {
+                    arn,
+                    version_id: version.clone(),
+                    created,
+                });
+            }
+            let token = content_token(content, current.as_ref().map(|(_, v)| v.as_str()));
             let out = client
                 .put_secret_value()
                 .secret_id(&arn)
@@ -96,6 +128,7 @@ pub async fn write_secret(
             })
         }
         Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {
+            let token = content_token(content, None);
             let mut tagged: Vec<Tag> = tags
                 .iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -186,8 +219,17 @@ pub async fn delete_secret(
     {
         Ok(_) => Ok(()),
         Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(()),
-        Err(e) if error_code(&e) == Some("InvalidRequestException") => {
-            // Already scheduled for deletion.
+        // Already scheduled for deletion ("…currently marked deleted" / "…marked for
+        // deletion"): done. Any other InvalidRequestException (a bad recovery window, say) is
+        // an error.
+        Err(e)
+            if error_code(&e) == Some("InvalidRequestException")
+                && e.as_service_error()
+                    .and_then(|s| s.meta().message())
+                    .is_some_and(|m| {
+                        m.contains("marked deleted") || m.contains("marked for deletion")
+                    }) =>
+        {
             Ok(())
         }
         Err(e) => Err(classify("DeleteSecret", e)),

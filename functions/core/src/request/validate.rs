@@ -120,6 +120,16 @@ fn build_aws(path: &FieldPath, raw: Option<RawAws>) -> Result<AwsTarget, StepErr
     let Some(raw) = raw else {
         return Ok(AwsTarget::default());
     };
+    // The functions reach another account only through a role; an account alone would
+    // silently work in the functions' own account instead.
+    if let (Some(account), None) = (&raw.account_id, &raw.role_arn) {
+        return Err(StepError::invalid(
+            path.key("accountId"),
+            format!(
+                "account {account} can only be reached through a role: give aws.roleArn too                  (the role deployed there from infra/target-account-role.yaml), or leave                  aws.accountId out to work in the functions' own account"
+            ),
+        ));
+    }
     if let (Some(account), Some(role)) = (&raw.account_id, &raw.role_arn)
         && role.account_id() != account.as_str()
     {

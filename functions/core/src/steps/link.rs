@@ -1,11 +1,10 @@
 //! Steps 6 and 7: link the VPC endpoint in Atlas, and verify both sides see it up.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::SystemTime;
 
-use atlas_api::AtlasError;
-use atlas_api::models::ConnectionStatus;
-
-use atlas_api::RetryPolicy;
+use atlas_api::models::{ConnectionStatus, InterfaceEndpoint};
+use atlas_api::{AtlasClient, AtlasError, RetryPolicy};
 
 use super::poll::{NotYet, not_yet, poll};
 use super::{atlas_error, needs, region_clients};
@@ -14,13 +13,49 @@ use crate::context::Context;
 use crate::error::{ErrorName, StepError};
 use crate::state::{EndpointWork, LinkOut, VerifyOut};
 
-/// Links the VPC endpoint to the Atlas service. It creates first (one call on the usual path)
-/// and reads back only when Atlas refuses: a 409, or any other 4xx (what Atlas answers to a
+/// How many times one verify invocation removes and re-links an interface endpoint that
+/// Atlas could not accept because AWS was busy with it.
+const MAX_RELINKS: u32 = 3;
+
+/// What Atlas's `errorMessage` says when it could not accept the endpoint because AWS was
+/// still modifying it (terraform-provider-mongodbatlas#590, fixed by linking again).
+const AWS_BUSY: &str = "idempotent operation";
+
+fn rejected(message: String) -> StepError {
+    StepError::new(ErrorName::InterfaceEndpointRejected, message)
+}
+
+/// Links the VPC endpoint to the Atlas service, once AWS has finished creating it.
+///
+/// Atlas accepts the endpoint on the AWS side when it is linked; while AWS is still creating
+/// the endpoint (EC2 `pending`) that acceptance fails and the interface ends `FAILED`
+/// (terraform-provider-mongodbatlas#590). So the step first waits, asking EC2 only, until
+/// the endpoint has left `pending`. Then it creates the link (one call on the usual path) and
+/// reads back only when Atlas refuses: a 409, or any other 4xx (what Atlas answers to a
 /// duplicate link is not documented), found by the read → success with `created: false`.
 pub async fn link_endpoint(ctx: &Context, work: EndpointWork) -> Result<LinkOut, StepError> {
     let service = needs(&work.service, "service")?;
     let vpce = &needs(&work.vpc_endpoint, "vpcEndpoint")?.vpc_endpoint_id;
     let group = &work.request.atlas.project_id;
+    let clients = region_clients(ctx, &work).await?;
+    poll(ctx, "VPC endpoint creation", || async {
+        match ec2::describe_vpc_endpoint(&clients.ec2, ctx.clock.as_ref(), vpce).await? {
+            None => Err(rejected(format!("VPC endpoint {vpce} no longer exists"))),
+            Some(info) if info.is_dead() => {
+                Err(rejected(format!("VPC endpoint {vpce} is {}", info.state)))
+            }
+            Some(info) if info.state.eq_ignore_ascii_case("pending") => {
+                Ok(Err(NotYet::ec2(StepError::new(
+                    ErrorName::InterfaceEndpointNotReady,
+                    format!(
+                        "{vpce}: EC2 is still creating it (pending); Atlas cannot accept it yet"
+                    ),
+                ))))
+            }
+            Some(_) => Ok(Ok(())),
+        }
+    })
+    .await?;
     let atlas = ctx.atlas(&work.request).await?;
     let refused = match atlas
         .create_interface_endpoint(group, &service.service_id, vpce)
@@ -54,10 +89,30 @@ pub async fn link_endpoint(ctx: &Context, work: EndpointWork) -> Result<LinkOut,
     }
 }
 
+/// What verify remembers between probes.
+#[derive(Debug, Default)]
+struct Seen {
+    /// The endpoint was not up at some probe (the cluster then starts an update).
+    pending: bool,
+    /// When Atlas was last read while EC2 was still waiting.
+    atlas_read_at: Option<SystemTime>,
+    /// Relinks made.
+    relinks: u32,
+    /// A removed interface is waiting to be linked again.
+    relinking: bool,
+}
+
 /// Waits until EC2 reports the VPC endpoint `available` and Atlas reports it `AVAILABLE`.
-/// While EC2 says it is pending, only EC2 is asked (no Atlas call); then Atlas confirms.
-/// `REJECTED`/`FAILED` (Atlas) or `rejected`/`failed`/gone (EC2) are terminal
-/// (`InterfaceEndpointRejected`); still pending when the polling budget is spent →
+///
+/// While EC2 says it is pending, EC2 is asked at its cadence and Atlas only at the slow
+/// cadence (`ATLAS_SLOW_POLL_SECONDS`), which is enough to see a link that Atlas will never
+/// accept: `REJECTED` → `InterfaceEndpointRejected`, `FAILED` → `InterfaceEndpointFailed`
+/// with Atlas's `errorMessage`, within that cadence rather than after the whole budget. A
+/// link that `FAILED` because AWS was busy with the endpoint is removed and made again (at
+/// most [`MAX_RELINKS`] times), when the service has other endpoints: Atlas removes a service
+/// with its last interface endpoint, so the only endpoint of a service is not removed (the
+/// execution fails and rolls back, and a new run links it properly). Once EC2 says
+/// `available`, Atlas confirms. Still pending when the polling budget is spent →
 /// `InterfaceEndpointNotReady` for the state machine to retry.
 pub async fn verify_endpoint(ctx: &Context, work: EndpointWork) -> Result<VerifyOut, StepError> {
     let service = needs(&work.service, "service")?;
@@ -66,58 +121,77 @@ pub async fn verify_endpoint(ctx: &Context, work: EndpointWork) -> Result<Verify
         .atlas(&work.request)
         .await?
         .with_retry(RetryPolicy::polling());
-    let clients = region_clients(ctx, &work).await;
+    let clients = region_clients(ctx, &work).await?;
     let group = &work.request.atlas.project_id;
     // Whether this execution saw the endpoint before it was up: the cluster then starts an
     // update, which takes at least `cluster_update_min`.
     let linked_now = work.link.as_ref().is_some_and(|l| l.created);
-    let saw_pending = AtomicBool::new(false);
+    let seen = Mutex::new(Seen::default());
+    let slow = ctx.settings.polling.atlas_slow_every;
     let (connection_status, vpc_endpoint_state) = poll(ctx, "interface endpoint", || async {
-        let ec2_state = match ec2::describe_vpc_endpoint(&clients.ec2, vpce).await? {
+        let ec2_state = match ec2::describe_vpc_endpoint(&clients.ec2, ctx.clock.as_ref(), vpce)
+            .await?
+        {
             Some(info) if info.is_dead() => {
-                return Err(StepError::new(
-                    ErrorName::InterfaceEndpointRejected,
-                    format!("VPC endpoint {vpce} is {}", info.state),
-                ));
+                return Err(
+                    dead_endpoint(&atlas, group, &service.service_id, vpce, &info.state).await,
+                );
             }
             Some(info) => info,
-            None => {
-                return Err(StepError::new(
-                    ErrorName::InterfaceEndpointRejected,
-                    format!("VPC endpoint {vpce} no longer exists"),
-                ));
-            }
+            None => return Err(rejected(format!("VPC endpoint {vpce} no longer exists"))),
         };
-        if !ec2_state.is_available() {
-            saw_pending.store(true, Ordering::Relaxed);
-            return Ok(Err(NotYet::ec2(StepError::new(
-                ErrorName::InterfaceEndpointNotReady,
-                format!("{vpce}: EC2 {}", ec2_state.state),
-            ))));
+        let now = ctx.clock.now();
+        let ec2_ready = ec2_state.is_available();
+        {
+            let mut seen = lock(&seen);
+            let due = seen
+                .atlas_read_at
+                .is_none_or(|at| now.duration_since(at).unwrap_or_default() >= slow);
+            if !ec2_ready {
+                seen.pending = true;
+                if !due && !seen.relinking {
+                    return Ok(Err(NotYet::ec2(StepError::new(
+                        ErrorName::InterfaceEndpointNotReady,
+                        format!("{vpce}: EC2 {}", ec2_state.state),
+                    ))));
+                }
+                seen.atlas_read_at = Some(now);
+            }
         }
         let interface = match atlas
             .get_interface_endpoint(group, &service.service_id, vpce)
             .await
         {
             Ok(interface) => interface,
+            Err(e) if e.is_not_found() && lock(&seen).relinking => {
+                relink(&atlas, group, &service.service_id, vpce).await?;
+                lock(&seen).relinking = false;
+                return Ok(Err(NotYet::ec2(StepError::new(
+                    ErrorName::InterfaceEndpointNotReady,
+                    format!("{vpce}: linked again in Atlas"),
+                ))));
+            }
             Err(e) => return not_yet(atlas_error(e)).map(Err),
         };
-        if interface.connection_status.is_terminal_failure() {
-            return Err(StepError::new(
-                ErrorName::InterfaceEndpointRejected,
-                format!(
-                    "Atlas reports {vpce} as {}: {}",
-                    interface.connection_status,
-                    interface
-                        .error_message
-                        .as_deref()
-                        .unwrap_or("no reason given")
-                ),
-            ));
+        if let Some(failure) =
+            failure_of(&atlas, group, &service.service_id, &interface, &seen).await?
+        {
+            return Err(failure);
         }
-        if interface.connection_status != ConnectionStatus::Available {
-            saw_pending.store(true, Ordering::Relaxed);
-            return Ok(Err(NotYet::atlas(StepError::new(
+        if interface.delete_requested || lock(&seen).relinking {
+            return Ok(Err(NotYet::ec2(StepError::new(
+                ErrorName::InterfaceEndpointNotReady,
+                format!("{vpce}: Atlas is removing the failed link before linking it again"),
+            ))));
+        }
+        if !ec2_ready || interface.connection_status != ConnectionStatus::Available {
+            lock(&seen).pending = true;
+            let next = if ec2_ready {
+                NotYet::atlas
+            } else {
+                NotYet::ec2
+            };
+            return Ok(Err(next(StepError::new(
                 ErrorName::InterfaceEndpointNotReady,
                 format!(
                     "{vpce}: Atlas {}, EC2 {}",
@@ -131,7 +205,7 @@ pub async fn verify_endpoint(ctx: &Context, work: EndpointWork) -> Result<Verify
         )))
     })
     .await?;
-    let cluster_poll_after_seconds = if linked_now || saw_pending.load(Ordering::Relaxed) {
+    let cluster_poll_after_seconds = if linked_now || lock(&seen).pending {
         ctx.settings.polling.cluster_update_min.as_secs()
     } else {
         0
@@ -141,4 +215,117 @@ pub async fn verify_endpoint(ctx: &Context, work: EndpointWork) -> Result<Verify
         vpc_endpoint_state,
         cluster_poll_after_seconds,
     })
+}
+
+fn lock(seen: &Mutex<Seen>) -> std::sync::MutexGuard<'_, Seen> {
+    seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The terminal error for a `REJECTED` or `FAILED` interface, unless a `FAILED` one can be
+/// repaired by linking it again (then the removal is started and `None` returned).
+async fn failure_of(
+    atlas: &AtlasClient,
+    group: &str,
+    service_id: &str,
+    interface: &InterfaceEndpoint,
+    seen: &Mutex<Seen>,
+) -> Result<Option<StepError>, StepError> {
+    let vpce = &interface.interface_endpoint_id;
+    let reason = interface
+        .error_message
+        .as_deref()
+        .unwrap_or("no reason given");
+    match interface.connection_status {
+        ConnectionStatus::Rejected => Ok(Some(rejected(format!(
+            "Atlas reports {vpce} as REJECTED: {reason}"
+        )))),
+        ConnectionStatus::Failed if !interface.delete_requested => {
+            let busy = reason.contains(AWS_BUSY);
+            let relinks = lock(seen).relinks;
+            if busy && relinks < MAX_RELINKS {
+                let service = atlas
+                    .get_endpoint_service(group, service_id)
+                    .await
+                    .map_err(atlas_error)?;
+                if service
+                    .interface_endpoints
+                    .iter()
+                    .any(|other| other != vpce)
+                {
+                    tracing::warn!(vpc_endpoint_id = %vpce, reason, relinks, "Atlas could not accept the endpoint while AWS was busy with it; removing the link to make it again");
+                    atlas
+                        .delete_interface_endpoint(group, service_id, vpce)
+                        .await
+                        .map_err(atlas_error)?;
+                    let mut seen = lock(seen);
+                    seen.relinks += 1;
+                    seen.relinking = true;
+                    return Ok(None);
+                }
+            }
+            let advice = if busy {
+                " AWS was still busy with the endpoint when Atlas tried to accept it, and it is \
+                 the service's only endpoint (removing it would remove the service): the \
+                 execution rolls back what it made; run it again"
+            } else {
+                ""
+            };
+            Ok(Some(StepError::new(
+                ErrorName::InterfaceEndpointFailed,
+                format!("Atlas reports {vpce} as FAILED: {reason}.{advice}"),
+            )))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The error for a VPC endpoint that EC2 reports dead (`rejected`, `failed`, …), with Atlas's
+/// reason when Atlas has one.
+async fn dead_endpoint(
+    atlas: &AtlasClient,
+    group: &str,
+    service_id: &str,
+    vpce: &str,
+    ec2_state: &str,
+) -> StepError {
+    match atlas.get_interface_endpoint(group, service_id, vpce).await {
+        Ok(interface) if interface.connection_status == ConnectionStatus::Failed => StepError::new(
+            ErrorName::InterfaceEndpointFailed,
+            format!(
+                "Atlas reports {vpce} as FAILED (EC2: {ec2_state}): {}",
+                interface
+                    .error_message
+                    .as_deref()
+                    .unwrap_or("no reason given")
+            ),
+        ),
+        Ok(interface) => rejected(format!(
+            "VPC endpoint {vpce} is {ec2_state} in EC2; Atlas reports {}: {}",
+            interface.connection_status,
+            interface
+                .error_message
+                .as_deref()
+                .unwrap_or("no reason given")
+        )),
+        Err(_) => rejected(format!("VPC endpoint {vpce} is {ec2_state}")),
+    }
+}
+
+/// Links `vpce` again after its failed link is gone.
+async fn relink(
+    atlas: &AtlasClient,
+    group: &str,
+    service_id: &str,
+    vpce: &str,
+) -> Result<(), StepError> {
+    match atlas
+        .create_interface_endpoint(group, service_id, vpce)
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(vpc_endpoint_id = %vpce, "linked the VPC endpoint in Atlas again");
+            Ok(())
+        }
+        Err(e) => Err(atlas_error(e)),
+    }
 }

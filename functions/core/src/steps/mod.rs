@@ -140,12 +140,7 @@ fn to_json<T: Serialize>(result: Result<T, StepError>) -> Result<Value, StepErro
 
 /// An Atlas client error as a step error with the same name.
 pub(crate) fn atlas_error(e: AtlasError) -> StepError {
-    let name = ErrorName::ALL
-        .iter()
-        .copied()
-        .find(|n| n.as_str() == e.error_name())
-        .unwrap_or(ErrorName::AtlasUnavailable);
-    StepError::new(name, e.to_string())
+    StepError::new(ErrorName::from(&e), e.to_string())
 }
 
 /// The idempotency key of one endpoint of a request: the same project, cluster, region and VPC
@@ -201,10 +196,21 @@ pub(crate) fn plan(work: &EndpointWork) -> &EndpointPlan {
 pub(crate) async fn region_clients(
     ctx: &Context,
     work: &EndpointWork,
-) -> crate::aws::clients::RegionClients {
+) -> Result<crate::aws::clients::RegionClients, StepError> {
     ctx.aws
         .for_region(work.request.aws.role_arn.as_deref(), &work.endpoint.region)
         .await
+}
+
+/// The client token of the VPC endpoint of one endpoint of one execution. Unique per
+/// execution: AWS remembers a token (and its parameters) long after the endpoint is gone, so a
+/// later execution for the same VPC (after a teardown or a rollback) must not reuse it, or it
+/// gets `IdempotentParameterMismatch` or the old, deleted endpoint back (EC2 API reference,
+/// "Ensuring idempotency"). A retry within the execution reuses it, which is the point.
+pub fn vpc_endpoint_client_token(execution: &str, request_key: &str, attempt: u32) -> String {
+    let digest = Sha256::digest(format!("{execution}|{request_key}|{attempt}").as_bytes());
+    // At most 64 ASCII characters.
+    format!("atlas-privatelink-{}", hex::encode(&digest[..20]))
 }
 
 /// A required output of an earlier step, or an error naming it.

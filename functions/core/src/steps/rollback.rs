@@ -21,7 +21,7 @@ pub async fn rollback(ctx: &Context, state: &ExecutionState) -> Result<Removed, 
     for work in state.endpoints.iter().rev() {
         let service = work.service.as_ref();
         let vpce = work.vpc_endpoint.as_ref();
-        let clients = region_clients(ctx, work).await;
+        let clients = region_clients(ctx, work).await?;
         let p = &work.endpoint;
         // What the outputs record, plus what carries this execution's created-by tag: a step
         // that crashed after its side effect left no output, but did leave its tags.
@@ -30,8 +30,26 @@ pub async fn rollback(ctx: &Context, state: &ExecutionState) -> Result<Removed, 
             .map(|v| v.vpc_endpoint_id.clone())
             .into_iter()
             .collect();
-        for found in ec2::find_vpc_endpoints_by_key(&clients.ec2, &p.vpc_id, &p.request_key).await?
+        // A step that crashed right after creating left no output, and EC2's lists are
+        // eventually consistent: when the iteration got as far as creating an endpoint without
+        // recording one, an empty list is believed only after the visibility budget.
+        let maybe_unrecorded = work.security_groups.is_some() && vpce.is_none();
+        let mut listed =
+            ec2::find_vpc_endpoints_by_key(&clients.ec2, &p.vpc_id, &p.request_key).await?;
+        let started = ctx.clock.now();
+        let mut wait = std::time::Duration::from_secs(1);
+        while maybe_unrecorded
+            && !listed
+                .iter()
+                .any(|e| e.created_by.as_deref() == Some(state.execution.as_str()))
+            && ctx.clock.since(started) + wait <= crate::aws::consistency::VISIBILITY_BUDGET
         {
+            ctx.clock.sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_secs(8));
+            listed =
+                ec2::find_vpc_endpoints_by_key(&clients.ec2, &p.vpc_id, &p.request_key).await?;
+        }
+        for found in listed {
             if found.created_by.as_deref() == Some(state.execution.as_str())
                 && !vpces.contains(&found.id)
             {
@@ -54,7 +72,7 @@ pub async fn rollback(ctx: &Context, state: &ExecutionState) -> Result<Removed, 
             }
         }
         for id in vpces {
-            ec2::delete_vpc_endpoint(&clients.ec2, &id).await?;
+            ec2::delete_vpc_endpoint(&clients.ec2, ctx.clock.as_ref(), &id).await?;
             removed.vpc_endpoints.push(id);
         }
         let mut groups: Vec<String> = work
@@ -64,20 +82,33 @@ pub async fn rollback(ctx: &Context, state: &ExecutionState) -> Result<Removed, 
             .and_then(|s| s.own_group_id.clone())
             .into_iter()
             .collect();
-        if let Some(found) = ec2::find_security_group(
-            &clients.ec2,
-            &p.vpc_id,
-            &p.request_key,
-            &group_name(&p.request_key),
-        )
-        .await?
+        // The same for a group made by a step that crashed before reporting it.
+        let maybe_unrecorded = work.service_name.is_some()
+            && work.security_groups.is_none()
+            && p.security_groups.create;
+        let group_name = group_name(&p.request_key);
+        let mut found_group =
+            ec2::find_security_group(&clients.ec2, &p.vpc_id, &p.request_key, &group_name).await?;
+        let started = ctx.clock.now();
+        let mut wait = std::time::Duration::from_secs(1);
+        while maybe_unrecorded
+            && found_group.is_none()
+            && ctx.clock.since(started) + wait <= crate::aws::consistency::VISIBILITY_BUDGET
+        {
+            ctx.clock.sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_secs(8));
+            found_group =
+                ec2::find_security_group(&clients.ec2, &p.vpc_id, &p.request_key, &group_name)
+                    .await?;
+        }
+        if let Some(found) = found_group
             && found.created_by.as_deref() == Some(state.execution.as_str())
             && !groups.contains(&found.id)
         {
             groups.push(found.id);
         }
         for id in groups {
-            ec2::delete_security_group(&clients.ec2, &id).await?;
+            ec2::delete_security_group(&clients.ec2, ctx.clock.as_ref(), &id).await?;
             removed.security_groups.push(id);
         }
         if let Some(service) = service.filter(|s| s.created)
@@ -89,7 +120,7 @@ pub async fn rollback(ctx: &Context, state: &ExecutionState) -> Result<Removed, 
     // The secret, if this execution created it (recorded, or found by its created-by tag
     // when the store step crashed before it could report).
     let (role, region) = super::store::secret_location(&state.request);
-    let clients = ctx.aws.for_region(role, region).await;
+    let clients = ctx.aws.for_region(role, region).await?;
     let recorded = state
         .secret
         .as_ref()

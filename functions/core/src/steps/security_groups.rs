@@ -18,7 +18,7 @@ pub async fn configure_security_groups(
     work: EndpointWork,
 ) -> Result<SecurityGroupsOut, StepError> {
     let spec = &work.endpoint.security_groups;
-    let clients = region_clients(ctx, &work).await;
+    let clients = region_clients(ctx, &work).await?;
     let p = plan(&work);
     let mut ids: Vec<String> = spec
         .attach_security_group_ids
@@ -56,16 +56,20 @@ pub async fn configure_security_groups(
                 "atlas-privatelink: PrivateLink endpoint to Atlas cluster {} of project {}",
                 work.request.atlas.cluster_name, work.request.atlas.project_id
             );
-            let id = ec2::create_security_group(
+            let group = ec2::create_security_group(
                 &clients.ec2,
                 &p.vpc_id,
                 &name,
                 &description,
                 &resource_tags(&work, &name),
+                &work.execution,
             )
             .await?;
-            tracing::info!(execution = %work.execution, security_group_id = %id, vpc_id = %p.vpc_id, "created the endpoint's security group");
-            (id, true)
+            // A group a racing run made (found through the duplicate name) is ours only if its
+            // created-by tag says so.
+            let created = group.created_by.as_deref() == Some(work.execution.as_str());
+            tracing::info!(execution = %work.execution, security_group_id = %group.id, vpc_id = %p.vpc_id, created, "created the endpoint's security group");
+            (group.id, created)
         }
     };
     if group_id.is_empty() {
@@ -87,7 +91,17 @@ pub async fn configure_security_groups(
     if cidrs.is_empty() && from_groups.is_empty() {
         cidrs = p.vpc_cidrs.clone();
     }
-    ec2::allow_atlas_ports(&clients.ec2, &group_id, &from_groups, &cidrs).await?;
+    let added = ec2::allow_atlas_ports(
+        &clients.ec2,
+        ctx.clock.as_ref(),
+        &group_id,
+        &from_groups,
+        &cidrs,
+    )
+    .await?;
+    if !added.is_empty() {
+        tracing::info!(execution = %work.execution, security_group_id = %group_id, ?added, "allowed the Atlas ports from new sources");
+    }
     ids.insert(0, group_id.clone());
     ids.dedup();
     Ok(SecurityGroupsOut {

@@ -20,6 +20,29 @@ fn live_service<'a>(services: &'a [EndpointService], region: &str) -> Option<&'a
     })
 }
 
+/// Whether every interface endpoint of `service` is being removed (or gone): Atlas removes a
+/// service with its last interface endpoint (Admin API, "Remove One Private Endpoint for One
+/// Provider"), so such a service is about to disappear and must not be adopted. Reads the
+/// interfaces until it finds one that stays: one read in the usual case.
+async fn is_dying(
+    atlas: &atlas_api::AtlasClient,
+    group: &str,
+    service: &EndpointService,
+) -> Result<bool, StepError> {
+    if service.interface_endpoints.is_empty() {
+        return Ok(false);
+    }
+    for vpce in &service.interface_endpoints {
+        match atlas.get_interface_endpoint(group, &service.id, vpce).await {
+            Ok(interface) if !interface.delete_requested => return Ok(false),
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(atlas_error(e)),
+        }
+    }
+    Ok(true)
+}
+
 /// How long the state machine waits before asking for the service name: nothing for a ready
 /// service; the full known minimum for one still initiating, because Atlas does not say when
 /// it started (a racing run created it moments ago, in the common case).
@@ -47,6 +70,16 @@ pub async fn ensure_endpoint_service(
         .await
         .map_err(atlas_error)?;
     if let Some(existing) = live_service(&services, region) {
+        if is_dying(&atlas, group, existing).await? {
+            return Err(StepError::new(
+                ErrorName::EndpointServiceNotReady,
+                format!(
+                    "the region's endpoint service {} is losing its last interface endpoint, and \
+                     Atlas removes it with it; a new one can be created once it is gone",
+                    existing.id
+                ),
+            ));
+        }
         tracing::info!(execution = %work.execution, service_id = %existing.id, region = %region, "adopted the region's endpoint service");
         return Ok(ServiceRef {
             service_id: existing.id.clone(),

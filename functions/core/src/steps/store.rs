@@ -120,7 +120,7 @@ async fn database_user(
         .as_deref()
         .filter(|role| arn_account(role) == arn_account(arn));
     let region = arn_region(arn).unwrap_or("us-east-1");
-    let clients = ctx.aws.for_region(role, region).await;
+    let clients = ctx.aws.for_region(role, region).await?;
     let json = secrets::read_secret_string(&clients.secrets, arn, FIELD).await?;
     let value: Value = serde_json::from_str(&json)
         .map_err(|_| StepError::invalid(FIELD, "the secret is not a JSON object"))?;
@@ -180,7 +180,7 @@ pub async fn store_connection_strings(
     .await?;
     let content = Value::Object(doc).to_string();
     let (role, region) = secret_home(request);
-    let clients = ctx.aws.for_region(role, region).await;
+    let clients = ctx.aws.for_region(role, region).await?;
     let tags: Vec<(String, String)> = request
         .tags
         .iter()

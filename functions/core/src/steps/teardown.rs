@@ -25,7 +25,7 @@ pub async fn teardown_endpoint(ctx: &Context, work: EndpointWork) -> Result<Remo
     let p = &work.endpoint;
     let group = &work.request.atlas.project_id;
     let atlas = ctx.atlas(&work.request).await?;
-    let clients = region_clients(ctx, &work).await;
+    let clients = region_clients(ctx, &work).await?;
     let ours = ec2::find_vpc_endpoints_by_key(&clients.ec2, &p.vpc_id, &p.request_key).await?;
     let services = atlas
         .list_endpoint_services(group)
@@ -65,7 +65,7 @@ pub async fn teardown_endpoint(ctx: &Context, work: EndpointWork) -> Result<Remo
     // 2. Delete our VPC endpoints and wait until they are gone.
     for vpce in &ours {
         if !vpce.state.eq_ignore_ascii_case("deleting") {
-            ec2::delete_vpc_endpoint(&clients.ec2, &vpce.id).await?;
+            ec2::delete_vpc_endpoint(&clients.ec2, ctx.clock.as_ref(), &vpce.id).await?;
             removed.vpc_endpoints.push(vpce.id.clone());
         }
     }
@@ -87,7 +87,7 @@ pub async fn teardown_endpoint(ctx: &Context, work: EndpointWork) -> Result<Remo
     )
     .await?
     {
-        ec2::delete_security_group(&clients.ec2, &sg.id).await?;
+        ec2::delete_security_group(&clients.ec2, ctx.clock.as_ref(), &sg.id).await?;
         removed.security_groups.push(sg.id);
     }
     // 4. The service, when no interface endpoint uses it any more.
@@ -103,7 +103,7 @@ pub async fn teardown_endpoint(ctx: &Context, work: EndpointWork) -> Result<Remo
 /// Schedules the connection-string secret for deletion (recovery window from the settings).
 pub async fn teardown_secret(ctx: &Context, state: &ExecutionState) -> Result<Removed, StepError> {
     let (role, region) = super::store::secret_location(&state.request);
-    let clients = ctx.aws.for_region(role, region).await;
+    let clients = ctx.aws.for_region(role, region).await?;
     secrets::delete_secret(
         &clients.secrets,
         &state.request.secret.name,

@@ -140,7 +140,7 @@ async fn plan_endpoint(
     let clients = ctx
         .aws
         .for_region(request.aws.role_arn.as_deref(), region)
-        .await;
+        .await?;
     let (vpc, subnet_ids) = match &endpoint.vpc {
         VpcSelector::Ids { vpc_id, subnet_ids } => {
             let vpc = ec2::describe_vpc(&clients.ec2, vpc_id, &at("vpcId")).await?;

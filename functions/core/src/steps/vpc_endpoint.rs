@@ -1,17 +1,18 @@
 //! Step 5: the VPC interface endpoint.
 
-use super::{needs, plan, region_clients, resource_tags};
+use super::{needs, plan, region_clients, resource_tags, vpc_endpoint_client_token};
 use crate::aws::ec2;
 use crate::context::Context;
-use crate::error::StepError;
+use crate::error::{ErrorName, StepError};
 use crate::state::{EndpointWork, VpcEndpointOut};
 
 /// Finds the VPC's interface endpoint to the Atlas service (ours by tag first, else one made
-/// by other means), else creates one: all subnets, the security groups, private DNS off, tags,
-/// and a client token derived from the request key.
+/// by other means), else creates one: one subnet per availability zone the service supports,
+/// the security groups, private DNS off, tags, and a client token unique to this execution
+/// and endpoint.
 ///
-/// The find comes first because the client token alone does not make a re-run safe: AWS
-/// honours it only for a while, and moto not at all.
+/// The find comes first because the client token alone does not make a re-run safe: a token
+/// is per execution, and lists are eventually consistent.
 pub async fn create_vpc_endpoint(
     ctx: &Context,
     work: EndpointWork,
@@ -19,35 +20,116 @@ pub async fn create_vpc_endpoint(
     let service_name = &needs(&work.service_name, "serviceName")?.endpoint_service_name;
     let groups = &needs(&work.security_groups, "securityGroups")?.security_group_ids;
     let p = plan(&work);
-    let clients = region_clients(ctx, &work).await;
-    let existing =
+    let clients = region_clients(ctx, &work).await?;
+    let mut existing =
         ec2::find_vpc_endpoints(&clients.ec2, &p.vpc_id, service_name, &p.request_key).await?;
+    // Our security group made by an earlier execution means an earlier attempt got this far
+    // and may have made the endpoint moments ago; EC2's lists are eventually consistent, so an
+    // empty list is believed only after the visibility budget.
+    let earlier_attempt = work
+        .security_groups
+        .as_ref()
+        .is_some_and(|g| g.own_group_id.is_some() && !g.created);
+    let started = ctx.clock.now();
+    let mut wait = std::time::Duration::from_secs(1);
+    while existing.is_empty()
+        && earlier_attempt
+        && ctx.clock.since(started) + wait <= crate::aws::consistency::VISIBILITY_BUDGET
+    {
+        ctx.clock.sleep(wait).await;
+        wait = (wait * 2).min(std::time::Duration::from_secs(8));
+        existing =
+            ec2::find_vpc_endpoints(&clients.ec2, &p.vpc_id, service_name, &p.request_key).await?;
+    }
     if let Some(found) = existing.first() {
         let created = found.created_by.as_deref() == Some(work.execution.as_str());
         tracing::info!(execution = %work.execution, vpc_endpoint_id = %found.id, created, "found the VPC endpoint");
         return Ok(VpcEndpointOut {
             vpc_endpoint_id: found.id.clone(),
             created,
+            subnet_ids: Vec::new(),
         });
     }
+    let subnets = usable_subnets(&clients.ec2, &work, service_name).await?;
     let name = format!(
         "atlas-privatelink-{}-{}",
         work.request.atlas.cluster_name, p.region
     );
-    let token = format!("atlas-privatelink-{}", p.request_key);
-    let made = ec2::create_vpc_endpoint(
-        &clients.ec2,
-        &p.vpc_id,
-        service_name,
-        &p.subnet_ids,
-        groups,
-        &token,
-        &resource_tags(&work, &name),
-    )
-    .await?;
-    tracing::info!(execution = %work.execution, vpc_endpoint_id = %made.id, vpc_id = %p.vpc_id, "created the VPC endpoint");
-    Ok(VpcEndpointOut {
-        vpc_endpoint_id: made.id,
-        created: true,
-    })
+    let tags = resource_tags(&work, &name);
+    // A replayed token can answer an endpoint that was deleted since (by hand, mid-execution):
+    // then one more attempt under a fresh token.
+    for attempt in 0..2 {
+        let token = vpc_endpoint_client_token(&work.execution, &p.request_key, attempt);
+        let made = ec2::create_vpc_endpoint(
+            &clients.ec2,
+            ctx.clock.as_ref(),
+            &p.vpc_id,
+            service_name,
+            &subnets,
+            groups,
+            &token,
+            &tags,
+        )
+        .await?;
+        if made.is_dead() {
+            tracing::warn!(execution = %work.execution, vpc_endpoint_id = %made.id, state = %made.state, "the client token answered an endpoint that is gone; creating another");
+            continue;
+        }
+        tracing::info!(execution = %work.execution, vpc_endpoint_id = %made.id, vpc_id = %p.vpc_id, ?subnets, "created the VPC endpoint");
+        return Ok(VpcEndpointOut {
+            vpc_endpoint_id: made.id,
+            created: true,
+            subnet_ids: subnets,
+        });
+    }
+    Err(StepError::new(
+        ErrorName::AwsUnavailable,
+        format!("EC2 kept answering a deleted VPC endpoint for {}", p.vpc_id),
+    ))
+}
+
+/// The request's subnets that AWS can use for an endpoint to `service_name`: in a zone the
+/// service supports, one per zone (AWS refuses the call otherwise; PrivateLink guide,
+/// "Availability Zones"), in the request's order. None usable is the request's fault.
+async fn usable_subnets(
+    client: &aws_sdk_ec2::Client,
+    work: &EndpointWork,
+    service_name: &str,
+) -> Result<Vec<String>, StepError> {
+    let p = plan(work);
+    let zones = ec2::service_zones(client, service_name).await?;
+    if zones.is_empty() {
+        // The service does not say; let AWS decide.
+        return Ok(p.subnet_ids.clone());
+    }
+    let subnets = ec2::describe_subnets(client, &p.subnet_ids).await?;
+    let mut chosen: Vec<(String, String)> = Vec::new();
+    for id in &p.subnet_ids {
+        let Some(subnet) = subnets.iter().find(|s| &s.subnet_id == id) else {
+            continue;
+        };
+        if !zones.contains(&subnet.zone) {
+            tracing::info!(execution = %work.execution, subnet_id = %id, zone = %subnet.zone, "skipping a subnet in a zone the Atlas service does not support");
+        } else if chosen.iter().any(|(_, z)| *z == subnet.zone) {
+            tracing::info!(execution = %work.execution, subnet_id = %id, zone = %subnet.zone, "skipping a second subnet in one zone");
+        } else {
+            chosen.push((id.clone(), subnet.zone.clone()));
+        }
+    }
+    if chosen.is_empty() {
+        let theirs: Vec<String> = subnets
+            .iter()
+            .map(|s| format!("{} in {}", s.subnet_id, s.zone))
+            .collect();
+        return Err(StepError::invalid(
+            format!("endpoints[{}].subnetIds", p.index),
+            format!(
+                "no subnet is in an availability zone the Atlas endpoint service supports ({}); \
+                 the subnets are {}: add a subnet in one of the service's zones",
+                zones.join(", "),
+                theirs.join(", ")
+            ),
+        ));
+    }
+    Ok(chosen.into_iter().map(|(id, _)| id).collect())
 }

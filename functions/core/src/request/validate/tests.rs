@@ -196,6 +196,7 @@ rejected! {
     account_id_number: [set("/aws/accountId", 123456789012_u64)] => InvalidRequest @ "aws.accountId", "expected a string";
     role_arn_is_a_user: [set("/aws/roleArn", "arn:aws:iam::123456789012:user/alice")] => InvalidRequest @ "aws.roleArn", "role";
     role_in_another_account: [set("/aws/accountId", "210987654321")] => InvalidRequest @ "aws.roleArn", "123456789012", "210987654321";
+    account_without_role: [remove("/aws/roleArn")] => InvalidRequest @ "aws.accountId", "aws.roleArn";
     aws_unknown_field: [set("/aws/region", "us-east-1")] => InvalidRequest @ "aws.region", "unknown field `region` in aws";
 
     // endpoints

@@ -1,5 +1,6 @@
-//! The local stack: a moto server for EC2, Secrets Manager and STS, and the seeding of a VPC,
-//! subnets and secrets in it.
+//! The moto server (PyPI) that stores the local world's AWS resources: EC2, Secrets Manager,
+//! STS, Step Functions. Clients do not talk to it directly but through the
+//! [`AwsFront`](crate::front::AwsFront), which makes it behave like AWS.
 //!
 //! moto is started on a free loopback port from `$MOTO_SERVER_BIN` or the venv that
 //! `scripts/install-tools.sh` makes. It dies with this process: it runs under a small shell
@@ -91,99 +92,14 @@ impl Moto {
         static MOTO: OnceLock<Moto> = OnceLock::new();
         MOTO.get_or_init(|| Moto::start().unwrap_or_else(|e| panic!("{e}")))
     }
-    /// SDK configuration pointing at moto, with dummy credentials, in `region`.
+    /// SDK configuration pointing at moto itself (no AWS front), with dummy credentials, in
+    /// `region`: for seeding and for looking at what exists.
     pub async fn sdk_config(&self, region: &str) -> SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(Region::new(region.to_owned()))
             .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-            .timeout_config(privatelink_core::aws::clients::timeouts())
             .load()
             .await
     }
-}
-
-/// A VPC with two subnets, as the demo and the tests make them.
-#[derive(Debug, Clone)]
-pub struct Network {
-    /// AWS region.
-    pub region: String,
-    /// The VPC.
-    pub vpc_id: String,
-    /// Its subnets.
-    pub subnet_ids: Vec<String>,
-}
-
-/// Creates a VPC (10.42.0.0/16) with two subnets, all tagged `team=<team>`.
-pub async fn create_network(
-    ec2: &aws_sdk_ec2::Client,
-    region: &str,
-    team: &str,
-) -> Result<Network, String> {
-    use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
-    let tags = |t: ResourceType| {
-        TagSpecification::builder()
-            .resource_type(t)
-            .tags(Tag::builder().key("team").value(team).build())
-            .build()
-    };
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.42.0.0/16")
-        .tag_specifications(tags(ResourceType::Vpc))
-        .send()
-        .await
-        .map_err(|e| format!("CreateVpc: {e}"))?;
-    let vpc_id = vpc
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .ok_or("CreateVpc returned no id")?
-        .to_owned();
-    let mut subnet_ids = Vec::new();
-    for cidr in ["10.42.1.0/24", "10.42.2.0/24"] {
-        let subnet = ec2
-            .create_subnet()
-            .vpc_id(&vpc_id)
-            .cidr_block(cidr)
-            .tag_specifications(tags(ResourceType::Subnet))
-            .send()
-            .await
-            .map_err(|e| format!("CreateSubnet: {e}"))?;
-        subnet_ids.push(
-            subnet
-                .subnet()
-                .and_then(|s| s.subnet_id())
-                .ok_or("CreateSubnet returned no id")?
-                .to_owned(),
-        );
-    }
-    Ok(Network {
-        region: region.to_owned(),
-        vpc_id,
-        subnet_ids,
-    })
-}
-
-/// Stores Atlas service-account credentials (and the simulator's URL) in a secret, as an
-/// operator would for the deployed functions; returns its ARN.
-pub async fn create_credentials_secret(
-    secrets: &aws_sdk_secretsmanager::Client,
-    name: &str,
-    client_id: &str,
-    client_secret: &str,
-    base_url: &str,
-) -> Result<String, String> {
-    let document = serde_json::json!({
-        "clientId": client_id, "clientSecret": client_secret, "baseUrl": base_url
-    });
-    let out = secrets
-        .create_secret()
-        .name(name)
-        .secret_string(document.to_string())
-        .send()
-        .await
-        .map_err(|e| format!("CreateSecret {name}: {e}"))?;
-    out.arn()
-        .map(str::to_owned)
-        .ok_or_else(|| format!("CreateSecret {name} returned no ARN"))
 }

@@ -1,0 +1,24 @@
+//! The local world of atlas-privatelink, for the demo, the benchmark and the tests (never
+//! linked into a Lambda function):
+//!
+//! * [`moto`]: the moto server (PyPI) that stores the AWS resources;
+//! * [`front`]: the AWS front, which clients use as their AWS endpoint: it forwards to moto
+//!   and applies the rules of AWS that moto does not follow ([`Realism`]);
+//! * [`stack`]: [`DevStack`], the Atlas simulator and the front wired together on one clock;
+//! * [`seed`]: what exists before a request arrives (a network, credentials, a database user).
+#![warn(missing_docs)]
+
+pub mod front;
+pub mod moto;
+pub mod realism;
+pub mod seed;
+pub mod stack;
+
+pub use front::{AwsFront, AwsModels};
+pub use moto::Moto;
+pub use realism::{Acceptance, Realism};
+pub use seed::{
+    Network, SEEDED_ZONES, create_credentials_secret, create_database_user_secret, create_network,
+    create_subnet,
+};
+pub use stack::DevStack;

@@ -1,0 +1,450 @@
+//! The workflow under the local world's realism models (`devstack::Realism`): each test sets
+//! up a rule of AWS or Atlas that moto or a kind simulator would not enforce, and shows the
+//! workflow surviving it. Each failed on the code before the models were enforced.
+
+use std::time::Duration;
+
+use atlas_privatelink::machines::Machine;
+use atlas_sim::{Outcome, SimConfig};
+use clock::Clock;
+use devstack::{Realism, create_subnet};
+use integration_tests::world::{World, assert_succeeded, ec2, failure as error_of, secrets};
+use privatelink_core::aws::secrets::write_secret;
+use privatelink_core::state::VpcEndpointOut;
+use serde_json::{Value, json};
+
+/// Realistic rules with fixed delays, so a test does not depend on a draw.
+fn fixed(visible_after: u64, created_after: u64) -> Realism {
+    Realism {
+        ec2_visibility_delay: Some((
+            Duration::from_secs(visible_after),
+            Duration::from_secs(visible_after),
+        )),
+        endpoint_creation: Some((
+            Duration::from_secs(created_after),
+            Duration::from_secs(created_after),
+        )),
+        ..Realism::realistic()
+    }
+}
+
+#[tokio::test]
+async fn new_ids_that_ec2_does_not_show_yet_are_waited_for() {
+    let w = World::with_realism(SimConfig::default(), fixed(4, 0), &["us-east-1"]).await;
+    let result = w
+        .execute(Machine::Provision, w.request(), "invisible")
+        .await;
+    assert_succeeded(&result);
+    let models = w.stack.models();
+    assert!(
+        models.answers("InvalidGroup.NotFound") > 0,
+        "the group was hidden at least once"
+    );
+    assert!(
+        models.answers("InvalidVpcEndpointId.NotFound") > 0,
+        "the endpoint was hidden at least once"
+    );
+    w.atlas.assert_contract_clean();
+}
+
+#[tokio::test]
+async fn rollback_removes_what_ec2_does_not_show_yet() {
+    // The link is refused at once, before the new endpoint is visible: rollback must not take
+    // "not found" for "gone".
+    let w = World::with_realism(SimConfig::default(), fixed(20, 0), &["us-east-1"]).await;
+    w.atlas
+        .sim
+        .set_outcome(Outcome::InterfaceRejected { vpce_id: None });
+    let result = w
+        .execute(Machine::Provision, w.request(), "hidden-rollback")
+        .await;
+    assert_eq!(
+        error_of(&result).map(|e| e.0),
+        Some("InterfaceEndpointRejected")
+    );
+    w.atlas.clock.sleep(Duration::from_secs(120)).await;
+    assert!(
+        w.vpc_endpoints(&w.networks[0]).await.is_empty(),
+        "no VPC endpoint left"
+    );
+    assert!(
+        w.our_security_groups(&w.networks[0]).await.is_empty(),
+        "no group left"
+    );
+}
+
+#[tokio::test]
+async fn client_tokens_are_per_execution_so_a_vpc_can_be_provisioned_again() {
+    let w = World::new(&["us-east-1"]).await;
+    assert_succeeded(&w.execute(Machine::Provision, w.request(), "first").await);
+    assert_succeeded(&w.execute(Machine::Teardown, w.request(), "down").await);
+    w.atlas.clock.sleep(Duration::from_secs(600)).await;
+    let again = w.execute(Machine::Provision, w.request(), "again").await;
+    assert_succeeded(&again);
+    assert_eq!(w.vpc_endpoints(&w.networks[0]).await.len(), 1);
+    assert_eq!(w.stack.models().answers("IdempotentParameterMismatch"), 0);
+}
+
+#[tokio::test]
+async fn provision_after_a_rollback_gets_a_new_endpoint() {
+    let w = World::new(&["us-east-1"]).await;
+    w.atlas
+        .sim
+        .set_outcome(Outcome::InterfaceRejected { vpce_id: None });
+    let failed = w.execute(Machine::Provision, w.request(), "rejected").await;
+    assert_eq!(
+        error_of(&failed).map(|e| e.0),
+        Some("InterfaceEndpointRejected")
+    );
+    w.atlas.sim.clear_outcomes();
+    w.atlas.clock.sleep(Duration::from_secs(600)).await;
+    let again = w
+        .execute(Machine::Provision, w.request(), "after-rollback")
+        .await;
+    assert_succeeded(&again);
+    assert_eq!(w.vpc_endpoints(&w.networks[0]).await.len(), 1);
+}
+
+/// A VPC with subnets in the given zones of us-east-1.
+async fn network_in_zones(w: &World, zones: &[char]) -> (String, Vec<String>) {
+    let client = ec2("us-east-1").await;
+    let vpc = client
+        .create_vpc()
+        .cidr_block("10.43.0.0/16")
+        .send()
+        .await
+        .expect("vpc")
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .expect("vpc id")
+        .to_owned();
+    let mut subnets = Vec::new();
+    for (i, zone) in zones.iter().enumerate() {
+        subnets.push(
+            create_subnet(
+                &client,
+                &vpc,
+                &format!("10.43.{i}.0/24"),
+                &format!("us-east-1{zone}"),
+                &w.project_id,
+            )
+            .await
+            .expect("subnet"),
+        );
+    }
+    (vpc, subnets)
+}
+
+#[tokio::test]
+async fn only_subnets_in_zones_the_service_supports_are_used_one_per_zone() {
+    let w = World::new(&["us-east-1"]).await;
+    // a and b are supported (a twice), e is not.
+    let (vpc, subnets) = network_in_zones(&w, &['e', 'a', 'a', 'b']).await;
+    let mut request = w.request();
+    request["endpoints"][0]["vpcId"] = json!(vpc);
+    request["endpoints"][0]["subnetIds"] = json!(subnets);
+    let plan = w.validate("zones", request).await.expect("valid");
+    let mut work = plan.work(0).expect("work");
+    for step in [
+        "ensure-endpoint-service",
+        "get-service-name",
+        "configure-security-groups",
+    ] {
+        w.step_until_ready_on(step, &mut work).await;
+    }
+    let out: VpcEndpointOut = serde_json::from_value(
+        w.step_on("create-vpc-endpoint", &mut work)
+            .await
+            .expect("created"),
+    )
+    .expect("output");
+    assert_eq!(out.subnet_ids, vec![subnets[1].clone(), subnets[3].clone()]);
+}
+
+#[tokio::test]
+async fn no_subnet_in_a_supported_zone_is_an_error_naming_the_field() {
+    let w = World::new(&["us-east-1"]).await;
+    let (vpc, subnets) = network_in_zones(&w, &['e', 'f']).await;
+    let mut request = w.request();
+    request["endpoints"][0]["vpcId"] = json!(vpc);
+    request["endpoints"][0]["subnetIds"] = json!(subnets);
+    let result = w.execute(Machine::Provision, request, "no-zone").await;
+    let (error, cause) = error_of(&result).expect("failed");
+    assert_eq!(error, "InvalidRequest");
+    assert!(cause.starts_with("endpoints[0].subnetIds: "), "{cause}");
+    assert!(
+        cause.contains("us-east-1a"),
+        "names the service's zones: {cause}"
+    );
+}
+
+#[tokio::test]
+async fn the_link_waits_until_aws_has_created_the_endpoint() {
+    let w = World::with_realism(SimConfig::default(), fixed(0, 45), &["us-east-1"]).await;
+    let result = w
+        .execute(Machine::Provision, w.request(), "created-first")
+        .await;
+    assert_succeeded(&result);
+    let interfaces = w.atlas.sim.interfaces(&w.project_id);
+    assert_eq!(interfaces.len(), 1);
+    assert!(interfaces[0].accepted, "{interfaces:?}");
+}
+
+#[tokio::test]
+async fn a_failed_interface_ends_promptly_with_atlas_reason() {
+    let w = World::new(&["us-east-1"]).await;
+    w.atlas
+        .sim
+        .set_outcome(Outcome::InterfaceFailed { vpce_id: None });
+    let started = w.atlas.clock.now();
+    let result = w.execute(Machine::Provision, w.request(), "failed").await;
+    let (error, cause) = error_of(&result).expect("failed");
+    assert_eq!(error, "InterfaceEndpointFailed", "{cause}");
+    assert!(
+        cause.contains("simulated"),
+        "carries Atlas's errorMessage: {cause}"
+    );
+    let took = w.atlas.clock.since(started);
+    assert!(
+        took < Duration::from_secs(900),
+        "ended after {took:?}, not after the 2 h budget"
+    );
+}
+
+#[tokio::test]
+async fn a_link_atlas_could_not_accept_while_aws_was_busy_is_made_again() {
+    // The service has another endpoint already, so removing the failed one keeps it.
+    let w = World::with_realism(SimConfig::default(), fixed(0, 60), &["us-east-1"]).await;
+    assert_succeeded(&w.execute(Machine::Provision, w.request(), "first").await);
+    let (vpc, subnets) = network_in_zones(&w, &['a', 'b']).await;
+    let mut request = w.request();
+    request["endpoints"][0]["vpcId"] = json!(vpc);
+    request["endpoints"][0]["subnetIds"] = json!(subnets);
+    request["secret"] = json!({"name": format!("{}/second", w.secret_name())});
+    let plan = w.validate("second", request).await.expect("valid");
+    let mut work = plan.work(0).expect("work");
+    for step in [
+        "ensure-endpoint-service",
+        "get-service-name",
+        "configure-security-groups",
+        "create-vpc-endpoint",
+    ] {
+        w.step_until_ready_on(step, &mut work).await;
+    }
+    // Link at once, as the old workflow did, while AWS is still creating the endpoint.
+    let vpce = work
+        .vpc_endpoint
+        .as_ref()
+        .expect("vpce")
+        .vpc_endpoint_id
+        .clone();
+    let service = work.service.as_ref().expect("service").service_id.clone();
+    let atlas = w.atlas.client(integration_tests::service_account());
+    atlas
+        .create_interface_endpoint(&w.project_id, &service, &vpce)
+        .await
+        .expect("link");
+    let failed = w.atlas.sim.interface(&vpce).expect("linked");
+    assert_eq!(failed.connection_status, "FAILED");
+    assert!(!failed.accepted);
+    work.link = Some(privatelink_core::state::LinkOut {
+        connection_status: "FAILED".into(),
+        created: true,
+        first_poll_after_seconds: 0,
+    });
+    w.step_until_ready_on("verify-endpoint", &mut work).await;
+    let relinked = w.atlas.sim.interface(&vpce).expect("linked again");
+    assert_eq!(relinked.connection_status, "AVAILABLE");
+}
+
+#[tokio::test]
+async fn the_access_list_denial_names_the_ip_to_allow() {
+    let w = World::new(&["us-east-1"]).await;
+    w.atlas
+        .sim
+        .set_access_list(Some(vec!["198.51.100.7/32".parse().expect("cidr")]));
+    let result = w.execute(Machine::Provision, w.request(), "denied").await;
+    let (error, cause) = error_of(&result).expect("failed");
+    assert_eq!(error, "AtlasAccessListDenied", "{cause}");
+    assert!(cause.contains("127.0.0.1"), "{cause}");
+    assert!(w.vpc_endpoints(&w.networks[0]).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_role_that_cannot_be_assumed_is_named_at_once() {
+    let w = World::new(&["us-east-1"]).await;
+    let role = "arn:aws:iam::123456789012:role/AtlasPrivateLinkRole";
+    w.stack.models().deny_role(role, None);
+    let mut request = w.request();
+    request["aws"] = json!({"roleArn": role});
+    let started = w.atlas.clock.now();
+    let result = w.execute(Machine::Provision, request, "denied-role").await;
+    let (error, cause) = error_of(&result).expect("failed");
+    assert_eq!(error, "InvalidRequest", "{cause}");
+    assert!(
+        cause.starts_with("aws.roleArn: ") && cause.contains(role),
+        "{cause}"
+    );
+    assert!(w.atlas.clock.since(started) < Duration::from_secs(60));
+}
+
+#[tokio::test]
+async fn ingress_sources_added_to_a_request_later_are_applied() {
+    let w = World::new(&["us-east-1"]).await;
+    let mut request = w.request();
+    request["endpoints"][0]["securityGroups"] = json!({"allowFromCidrs": ["10.42.1.0/24"]});
+    let plan = w
+        .validate("ingress-1", request.clone())
+        .await
+        .expect("valid");
+    let mut work = plan.work(0).expect("work");
+    w.step_on("configure-security-groups", &mut work)
+        .await
+        .expect("first");
+    request["endpoints"][0]["securityGroups"] =
+        json!({"allowFromCidrs": ["10.42.1.0/24", "10.42.2.0/24"]});
+    let plan = w.validate("ingress-2", request).await.expect("valid");
+    let mut work = plan.work(0).expect("work");
+    let out = w
+        .step_on("configure-security-groups", &mut work)
+        .await
+        .expect("second");
+    let group = out["ownGroupId"].as_str().expect("group").to_owned();
+    let described = ec2("us-east-1")
+        .await
+        .describe_security_groups()
+        .group_ids(&group)
+        .send()
+        .await
+        .expect("describe");
+    let cidrs: Vec<String> = described
+        .security_groups()
+        .iter()
+        .flat_map(|g| g.ip_permissions())
+        .flat_map(|p| p.ip_ranges())
+        .filter_map(|r| r.cidr_ip().map(str::to_owned))
+        .collect();
+    assert!(cidrs.contains(&"10.42.2.0/24".to_owned()), "{cidrs:?}");
+}
+
+#[tokio::test]
+async fn secret_content_a_b_a_ends_with_a_current() {
+    let w = World::new(&["us-east-1"]).await;
+    let client = secrets("us-east-1").await;
+    let name = format!("{}/aba", w.secret_name());
+    for content in ["A", "B", "A"] {
+        write_secret(&client, &name, content, None, &[], "aba")
+            .await
+            .expect("write");
+    }
+    let current = client
+        .get_secret_value()
+        .secret_id(&name)
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(current.secret_string(), Some("A"));
+    // Writing A again changes nothing.
+    let versions = client
+        .list_secret_version_ids()
+        .secret_id(&name)
+        .send()
+        .await
+        .expect("list");
+    let before = versions.versions().len();
+    write_secret(&client, &name, "A", None, &[], "aba")
+        .await
+        .expect("write");
+    let versions = client
+        .list_secret_version_ids()
+        .secret_id(&name)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(versions.versions().len(), before);
+}
+
+/// moto follows these AWS rules itself, so the front leaves them alone; if a moto upgrade
+/// stops following them, this test says so.
+#[tokio::test]
+async fn moto_follows_the_step_functions_name_and_secret_token_rules() {
+    let config = integration_tests::moto::moto()
+        .sdk_config("us-east-1")
+        .await;
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let definition = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+    let machine = sfn
+        .create_state_machine()
+        .name(format!(
+            "names-{}",
+            integration_tests::world::unique_project_id()
+        ))
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/states")
+        .send()
+        .await
+        .expect("machine")
+        .state_machine_arn()
+        .to_owned();
+    let start = || {
+        sfn.start_execution()
+            .state_machine_arn(&machine)
+            .name("x")
+            .input("{}")
+            .send()
+    };
+    let first = start().await.expect("start");
+    // Same name and input while running: the same execution (Step Functions StartExecution).
+    let again = start().await.expect("idempotent start");
+    assert_eq!(again.execution_arn(), first.execution_arn());
+    sfn.stop_execution()
+        .execution_arn(first.execution_arn())
+        .send()
+        .await
+        .expect("stop");
+    // A closed execution's name stays taken (90 days in AWS).
+    let reused = start().await;
+    let code = reused
+        .err()
+        .and_then(|e| aws_sdk_sfn::error::ProvideErrorMetadata::code(&e).map(str::to_owned));
+    assert_eq!(code.as_deref(), Some("ExecutionAlreadyExists"));
+
+    // PutSecretValue with a token already used for the same value is ignored.
+    let client = secrets("us-east-1").await;
+    let name = format!("tokens-{}", integration_tests::world::unique_project_id());
+    let a = "a".repeat(32);
+    client
+        .create_secret()
+        .name(&name)
+        .secret_string("A")
+        .client_request_token(&a)
+        .send()
+        .await
+        .expect("create");
+    client
+        .put_secret_value()
+        .secret_id(&name)
+        .secret_string("B")
+        .client_request_token("b".repeat(32))
+        .send()
+        .await
+        .expect("B");
+    client
+        .put_secret_value()
+        .secret_id(&name)
+        .secret_string("A")
+        .client_request_token(&a)
+        .send()
+        .await
+        .expect("A again");
+    let current: Value = json!(
+        client
+            .get_secret_value()
+            .secret_id(&name)
+            .send()
+            .await
+            .expect("read")
+            .secret_string()
+    );
+    assert_eq!(current, json!("B"), "AWSCURRENT did not move");
+}
