@@ -668,11 +668,19 @@ fn functions_are_the_workspace_binaries_built_by_cargo_lambda() {
             ];
             match *name {
                 "EnsureEndpointServiceFunction" => vars.extend(["SERVICE_MIN_SECONDS"]),
-                "LinkEndpointFunction" => vars.extend(["INTERFACE_MIN_SECONDS"]),
+                "LinkEndpointFunction" => vars.extend([
+                    "INTERFACE_MIN_SECONDS",
+                    "POLL_BUDGET_SECONDS",
+                    "EC2_POLL_SECONDS",
+                ]),
                 "GetServiceNameFunction" | "StoreConnectionStringsFunction" => vars.extend(POLLING),
                 "VerifyEndpointFunction" => {
                     vars.extend(POLLING);
-                    vars.extend(["EC2_POLL_SECONDS", "CLUSTER_UPDATE_MIN_SECONDS"]);
+                    vars.extend([
+                        "EC2_POLL_SECONDS",
+                        "ATLAS_SLOW_POLL_SECONDS",
+                        "CLUSTER_UPDATE_MIN_SECONDS",
+                    ]);
                 }
                 _ => {}
             }
@@ -813,13 +821,18 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                 &LOGS,
                 &[
                     "ec2:DescribeVpcEndpoints",
+                    "ec2:DescribeVpcEndpointServices",
+                    "ec2:DescribeSubnets",
                     "ec2:CreateVpcEndpoint",
                     "ec2:CreateTags",
                 ],
                 &[ASSUME],
             ]),
         ),
-        ("LinkEndpointRole", set(&[&LOGS, &ATLAS])),
+        (
+            "LinkEndpointRole",
+            set(&[&LOGS, &ATLAS, &["ec2:DescribeVpcEndpoints"], &[ASSUME]]),
+        ),
         (
             "VerifyEndpointRole",
             set(&[&LOGS, &ATLAS, &["ec2:DescribeVpcEndpoints"], &[ASSUME]]),
@@ -965,11 +978,12 @@ const SECRET_WRITES: [&str; 6] = [
 
 /// Actions that may have `Resource: "*"`: EC2's Describe calls and the account-level calls of
 /// Step Functions log delivery and X-Ray, none of which supports resource-level permissions.
-const UNSCOPABLE: [&str; 16] = [
+const UNSCOPABLE: [&str; 17] = [
     "ec2:DescribeVpcs",
     "ec2:DescribeSubnets",
     "ec2:DescribeSecurityGroups",
     "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeVpcEndpointServices",
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
     "logs:UpdateLogDelivery",
