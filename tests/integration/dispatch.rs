@@ -89,7 +89,12 @@ async fn a_duplicated_event_starts_one_execution() {
         .await
         .expect("dispatch")
         .expect("started");
-    assert_eq!(first, second, "same name, same execution");
+    assert!(!first.duplicate && second.duplicate, "{first:?} {second:?}");
+    assert_eq!(
+        (&first.name, &first.execution_arn),
+        (&second.name, &second.execution_arn),
+        "same name, same execution"
+    );
     assert!(
         first.name.starts_with("provision-6a6a6a6a-Cluster0-"),
         "{}",
@@ -102,6 +107,38 @@ async fn a_duplicated_event_starts_one_execution() {
         .await
         .expect("dispatch")
         .expect("started");
+    assert_eq!(executions(&sfn, &arn).await, 2);
+}
+
+#[tokio::test]
+async fn an_event_for_a_request_whose_execution_ended_starts_the_next_attempt() {
+    let sfn = sfn().await;
+    let arn = state_machine(&sfn, "dispatch-again").await;
+    let event = custom_event(request("9d9d9d9d9d9d9d9d9d9d9d9d"));
+    let first = dispatch(&sfn, &arn, &vending(), &event)
+        .await
+        .expect("dispatch")
+        .expect("started");
+    // The execution ends (failed, aborted, torn down since): its name stays taken.
+    sfn.stop_execution()
+        .execution_arn(&first.execution_arn)
+        .send()
+        .await
+        .expect("stop");
+    let second = dispatch(&sfn, &arn, &vending(), &event)
+        .await
+        .expect("dispatch")
+        .expect("started");
+    assert!(!second.duplicate);
+    assert_eq!(second.name, format!("{}-2", first.name));
+    assert_eq!(executions(&sfn, &arn).await, 2);
+    // A duplicate of that event while the second attempt runs starts nothing.
+    let third = dispatch(&sfn, &arn, &vending(), &event)
+        .await
+        .expect("dispatch")
+        .expect("started");
+    assert!(third.duplicate);
+    assert_eq!(third.execution_arn, second.execution_arn);
     assert_eq!(executions(&sfn, &arn).await, 2);
 }
 
@@ -166,7 +203,8 @@ async fn start_is_idempotent_and_watch_reports_the_outcome() {
     let again = privatelink_dispatcher::start(&sfn, &arn, &request)
         .await
         .expect("start again");
-    assert_eq!(started, again);
+    assert_eq!(started.execution_arn, again.execution_arn);
+    assert!(again.duplicate);
     // moto does not run executions; its history for one is a canned success.
     let outcome =
         atlas_privatelink::watch::watch(&sfn, &started.execution_arn, Duration::from_millis(10))

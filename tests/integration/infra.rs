@@ -667,6 +667,11 @@ fn functions_are_the_workspace_binaries_built_by_cargo_lambda() {
                 "ATLAS_POLL_MAX_SECONDS",
             ];
             match *name {
+                "ValidateFunction" => vars.extend([
+                    "SECRET_NAME_PREFIX",
+                    "CROSS_ACCOUNT_ROLE_NAME",
+                    "KMS_KEY_ARN",
+                ]),
                 "EnsureEndpointServiceFunction" => vars.extend(["SERVICE_MIN_SECONDS"]),
                 "LinkEndpointFunction" => vars.extend([
                     "INTERFACE_MIN_SECONDS",
@@ -889,7 +894,14 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ),
         (
             "DispatcherRole",
-            set(&[&LOGS, &["states:StartExecution", "sqs:SendMessage"]]),
+            set(&[
+                &LOGS,
+                &[
+                    "states:StartExecution",
+                    "states:DescribeExecution",
+                    "sqs:SendMessage",
+                ],
+            ]),
         ),
         (
             "ProvisionStateMachineRole",
@@ -1072,6 +1084,10 @@ fn least_privilege_faults(statement: &Statement, own_log_group: Option<&str>) ->
                     resource.starts_with("${") && resource.ends_with("Function.Arn}")
                 }
                 "states:StartExecution" => resource == "${ProvisionStateMachine}",
+                "states:DescribeExecution" => {
+                    resource
+                        == "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${ProvisionStateMachine.Name}:*"
+                }
                 "sqs:SendMessage" => resource == "${DispatchDeadLetterQueue.Arn}",
                 _ => false,
             };

@@ -30,6 +30,8 @@ pub struct Settings {
     pub atlas_request_timeout: Duration,
     /// How the polling steps wait inside one invocation.
     pub polling: Polling,
+    /// What the stack's IAM lets the functions touch (checked by validate).
+    pub scope: crate::request::IamScope,
 }
 
 impl Default for Settings {
@@ -40,6 +42,7 @@ impl Default for Settings {
             secret_recovery_days: 7,
             atlas_request_timeout: Duration::from_secs(30),
             polling: Polling::default(),
+            scope: crate::request::IamScope::default(),
         }
     }
 }
@@ -156,6 +159,7 @@ impl Settings {
                 .filter(|d| (7..=30).contains(d))
                 .unwrap_or(defaults.secret_recovery_days),
             polling: Polling::from_env(),
+            scope: crate::request::IamScope::from_env(),
             ..defaults
         }
     }

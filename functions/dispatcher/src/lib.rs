@@ -124,46 +124,141 @@ pub fn request_from_event(event: &Value, vending: &VendingSettings) -> Result<Va
 pub struct Started {
     /// The execution's ARN.
     pub execution_arn: String,
-    /// Its (deterministic) name.
+    /// Its name: derived from the request, with `-2`, `-3`, … for later attempts.
     pub name: String,
+    /// The request already had an execution running, so nothing new was started.
+    pub duplicate: bool,
 }
 
-/// Validates `request` and starts the provisioning execution for it under its deterministic
-/// name. Starting the same request twice gives the same execution (Step Functions treats a
-/// repeated name with the same input as the same execution).
+/// At most this many executions of one request (Step Functions keeps a closed execution's
+/// name for 90 days, so each re-trigger within that time takes the next suffix).
+pub const MAX_ATTEMPTS: u32 = 50;
+
+/// The execution name of the `attempt`-th execution of a request (1: no suffix). At most 80
+/// characters, as Step Functions allows.
+pub fn attempt_name(base: &str, attempt: u32) -> String {
+    if attempt <= 1 {
+        return base.chars().take(80).collect();
+    }
+    let suffix = format!("-{attempt}");
+    let head: String = base.chars().take(80 - suffix.len()).collect();
+    format!("{head}{suffix}")
+}
+
+/// The ARN of execution `name` of `state_machine_arn`
+/// (`…:stateMachine:M` → `…:execution:M:name`).
+fn execution_arn(state_machine_arn: &str, name: &str) -> String {
+    format!(
+        "{}:{name}",
+        state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
+    )
+}
+
+fn sfn_error<E: ProvideErrorMetadata>(operation: &str, name: &str, e: &E) -> StepError {
+    let code = e.code().unwrap_or("Unknown").to_owned();
+    let error = match code.as_str() {
+        "ThrottlingException" => ErrorName::AwsThrottled,
+        "ExecutionAlreadyExists" | "InvalidName" | "StateMachineDoesNotExist" => {
+            ErrorName::InvalidRequest
+        }
+        _ => ErrorName::AwsUnavailable,
+    };
+    StepError::new(
+        error,
+        format!("{operation} {name}: {code}: {}", e.message().unwrap_or("")),
+    )
+}
+
+/// Validates `request` and starts the provisioning execution for it.
+///
+/// The name is derived from the request, so a duplicated event finds the execution already
+/// running (same name and input: Step Functions answers with it) and starts nothing. Step
+/// Functions keeps a closed execution's name for 90 days (`ExecutionAlreadyExists`, Step
+/// Functions API reference, StartExecution), so an event for a request whose last execution
+/// has ended (failed, aborted, torn down since) starts the next attempt, `<name>-2`, `-3`, …
 pub async fn start(
     sfn: &aws_sdk_sfn::Client,
     state_machine_arn: &str,
     request: &Value,
 ) -> Result<Started, StepError> {
     parse_request(request)?;
-    let name = execution_name("provision", request);
-    let out = sfn
-        .start_execution()
-        .state_machine_arn(state_machine_arn)
-        .name(&name)
-        .input(request.to_string())
+    let base = execution_name("provision", request);
+    for attempt in 1..=MAX_ATTEMPTS {
+        let name = attempt_name(&base, attempt);
+        let arn = execution_arn(state_machine_arn, &name);
+        match describe_status(sfn, &arn, &name).await? {
+            Some(status) if status == "RUNNING" => {
+                return Ok(Started {
+                    execution_arn: arn,
+                    name,
+                    duplicate: true,
+                });
+            }
+            Some(status) => {
+                tracing::info!(name = %name, status = %status, "the request's last execution has ended; trying the next attempt");
+                continue;
+            }
+            None => {}
+        }
+        let started = sfn
+            .start_execution()
+            .state_machine_arn(state_machine_arn)
+            .name(&name)
+            .input(request.to_string())
+            .send()
+            .await;
+        match started {
+            Ok(out) => {
+                return Ok(Started {
+                    execution_arn: out.execution_arn().to_owned(),
+                    name,
+                    duplicate: false,
+                });
+            }
+            // A duplicate event handled at the same moment started it: it runs.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_execution_already_exists()) =>
+            {
+                return Ok(Started {
+                    execution_arn: arn,
+                    name,
+                    duplicate: true,
+                });
+            }
+            Err(e) => return Err(sfn_error("StartExecution", &name, &e)),
+        }
+    }
+    Err(StepError::invalid(
+        "request",
+        format!(
+            "{MAX_ATTEMPTS} executions of this request exist already (Step Functions keeps \
+             their names for 90 days)"
+        ),
+    ))
+}
+
+/// The status of an execution (`RUNNING`, `SUCCEEDED`, …), or `None` when there is none.
+async fn describe_status(
+    sfn: &aws_sdk_sfn::Client,
+    execution_arn: &str,
+    name: &str,
+) -> Result<Option<String>, StepError> {
+    match sfn
+        .describe_execution()
+        .execution_arn(execution_arn)
         .send()
         .await
-        .map_err(|e| {
-            let code = e.code().unwrap_or("Unknown").to_owned();
-            let name = match code.as_str() {
-                "ThrottlingException" => ErrorName::AwsThrottled,
-                "ExecutionAlreadyExists" => ErrorName::InvalidRequest,
-                _ => ErrorName::AwsUnavailable,
-            };
-            StepError::new(
-                name,
-                format!(
-                    "StartExecution {name}: {code}: {}",
-                    e.message().unwrap_or("")
-                ),
-            )
-        })?;
-    Ok(Started {
-        execution_arn: out.execution_arn().to_owned(),
-        name,
-    })
+    {
+        Ok(out) => Ok(Some(out.status().as_str().to_owned())),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_execution_does_not_exist()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(sfn_error("DescribeExecution", name, &e)),
+    }
 }
 
 /// Handles one event: the execution started, or `None` when the event was rejected (logged).
@@ -181,6 +276,10 @@ pub async fn dispatch(
         }
     };
     match start(sfn, state_machine_arn, &request).await {
+        Ok(started) if started.duplicate => {
+            tracing::info!(execution_arn = %started.execution_arn, name = %started.name, "the request's execution is running already; nothing started");
+            Ok(Some(started))
+        }
         Ok(started) => {
             tracing::info!(execution_arn = %started.execution_arn, name = %started.name, "provisioning started");
             Ok(Some(started))

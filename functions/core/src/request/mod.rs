@@ -41,6 +41,7 @@ mod model;
 mod path;
 mod raw;
 mod regions;
+mod scope;
 mod tags;
 mod validate;
 
@@ -53,6 +54,7 @@ pub use model::{
     Tags, VpcSelector, VpcTag,
 };
 pub use regions::AwsRegion;
+pub use scope::IamScope;
 pub use tags::{MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS, MAX_USER_TAGS, RESERVED_TAG_PREFIX};
 pub use validate::{
     MAX_ALLOW_FROM, MAX_ENDPOINTS, MAX_SECURITY_GROUPS, MAX_SUBNETS, parse_request,

@@ -44,6 +44,8 @@ pub async fn validate(ctx: &Context, input: Value) -> Result<Plan, StepError> {
         )
     })?;
     let request = parse_request(&input.request)?;
+    // Before any call: a field the stack's IAM would refuse later is named now.
+    ctx.settings.scope.check(&request)?;
     if input.purpose == Purpose::Provision {
         check_cluster(ctx, &request).await?;
     }
