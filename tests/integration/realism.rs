@@ -448,3 +448,46 @@ async fn moto_follows_the_step_functions_name_and_secret_token_rules() {
     );
     assert_eq!(current, json!("B"), "AWSCURRENT did not move");
 }
+
+#[tokio::test]
+async fn a_vended_account_whose_role_appears_late_is_waited_for() {
+    let w = World::new(&["us-east-1"]).await;
+    let role = "arn:aws:iam::123456789012:role/atlas-privatelink-target";
+    let ready_at = w.atlas.clock.now() + Duration::from_secs(600);
+    w.stack.models().deny_role(role, Some(ready_at));
+    let request = |role: &str, wait: u32| {
+        let mut request = w.request();
+        request["aws"] = json!({"roleArn": role, "waitForAccountSeconds": wait});
+        request["endpoints"][0] = json!({"region": "us-east-1",
+                                         "vpcTag": {"key": "team", "value": w.project_id}});
+        request
+    };
+    // Without a wait, the missing role is the request's fault, at once.
+    let now = w
+        .execute(Machine::Provision, request(role, 0), "no-wait")
+        .await;
+    assert_eq!(error_of(&now).map(|e| e.0), Some("InvalidRequest"));
+    // With one, validation retries until the role can be assumed.
+    let started = w.atlas.clock.now();
+    let result = w
+        .execute(Machine::Provision, request(role, 1800), "vended")
+        .await;
+    assert_succeeded(&result);
+    let validations = result
+        .entered_states()
+        .iter()
+        .filter(|s| **s == "Validate")
+        .count();
+    assert_eq!(validations, 1, "one state, retried inside");
+    assert!(w.atlas.clock.since(started) >= Duration::from_secs(500));
+    // A wait that runs out ends as the request's fault (another role: the first one's
+    // credentials are cached now, as in a warm Lambda).
+    let never = "arn:aws:iam::123456789012:role/never-there";
+    w.stack.models().deny_role(never, None);
+    let given_up = w
+        .execute(Machine::Provision, request(never, 120), "gave-up")
+        .await;
+    let (error, cause) = error_of(&given_up).expect("failed");
+    assert_eq!(error, "InvalidRequest", "{cause}");
+    assert!(cause.starts_with("aws.roleArn: "), "{cause}");
+}

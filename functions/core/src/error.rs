@@ -30,6 +30,10 @@ pub enum ErrorName {
     AwsThrottled,
     /// An AWS API failed on its side or could not be reached. Retryable.
     AwsUnavailable,
+    /// The target account is not ready yet: its role cannot be assumed or its tagged VPC does
+    /// not exist, within the request's `aws.waitForAccountSeconds` (an account just vended).
+    /// Retryable.
+    TargetNotReady,
     /// The Atlas endpoint service has no service name yet. Retryable.
     EndpointServiceNotReady,
     /// The Atlas endpoint service is `FAILED`. Terminal.
@@ -49,7 +53,7 @@ pub enum ErrorName {
 
 impl ErrorName {
     /// Every error name, in declaration order.
-    pub const ALL: [ErrorName; 15] = [
+    pub const ALL: [ErrorName; 16] = [
         ErrorName::InvalidRequest,
         ErrorName::ServerlessRetired,
         ErrorName::UnsupportedProvider,
@@ -59,6 +63,7 @@ impl ErrorName {
         ErrorName::AtlasUnavailable,
         ErrorName::AwsThrottled,
         ErrorName::AwsUnavailable,
+        ErrorName::TargetNotReady,
         ErrorName::EndpointServiceNotReady,
         ErrorName::EndpointServiceFailed,
         ErrorName::InterfaceEndpointNotReady,
@@ -79,6 +84,7 @@ impl ErrorName {
             ErrorName::AtlasUnavailable => "AtlasUnavailable",
             ErrorName::AwsThrottled => "AwsThrottled",
             ErrorName::AwsUnavailable => "AwsUnavailable",
+            ErrorName::TargetNotReady => "TargetNotReady",
             ErrorName::EndpointServiceNotReady => "EndpointServiceNotReady",
             ErrorName::EndpointServiceFailed => "EndpointServiceFailed",
             ErrorName::InterfaceEndpointNotReady => "InterfaceEndpointNotReady",
@@ -97,6 +103,7 @@ impl ErrorName {
                 | ErrorName::AtlasUnavailable
                 | ErrorName::AwsThrottled
                 | ErrorName::AwsUnavailable
+                | ErrorName::TargetNotReady
                 | ErrorName::EndpointServiceNotReady
                 | ErrorName::InterfaceEndpointNotReady
                 | ErrorName::ConnectionStringsNotReady
@@ -216,6 +223,7 @@ mod tests {
             "AtlasUnavailable",
             "AwsThrottled",
             "AwsUnavailable",
+            "TargetNotReady",
             "EndpointServiceNotReady",
             "EndpointServiceFailed",
             "InterfaceEndpointNotReady",
@@ -249,6 +257,7 @@ mod tests {
                 ErrorName::AtlasUnavailable,
                 ErrorName::AwsThrottled,
                 ErrorName::AwsUnavailable,
+                ErrorName::TargetNotReady,
                 ErrorName::EndpointServiceNotReady,
                 ErrorName::InterfaceEndpointNotReady,
                 ErrorName::ConnectionStringsNotReady,

@@ -14,6 +14,9 @@ use privatelink_core::steps::execution_name;
 use privatelink_core::{ErrorName, StepError, parse_request};
 use serde_json::{Value, json};
 
+/// How long a request for a new account waits for its role and VPC (30 minutes).
+pub const VENDED_ACCOUNT_WAIT_SECONDS: u32 = 1800;
+
 /// Settings for requests built for new accounts (from the function's environment).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VendingSettings {
@@ -55,7 +58,10 @@ impl VendingSettings {
             "atlas": {"projectId": self.project_id, "clusterName": self.cluster_name},
             "aws": {
                 "accountId": account_id,
-                "roleArn": format!("arn:{partition}:iam::{account_id}:role/{}", self.role_name)
+                "roleArn": format!("arn:{partition}:iam::{account_id}:role/{}", self.role_name),
+                // Control Tower reports the account before its baseline (the role, the
+                // tagged VPC) exists: validation waits for them.
+                "waitForAccountSeconds": VENDED_ACCOUNT_WAIT_SECONDS
             },
             "endpoints": self.regions.iter().map(|region| json!({
                 "region": region,

@@ -2,6 +2,7 @@
 //! on first use and kept for warm invocations.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -24,11 +25,34 @@ pub struct RegionClients {
 }
 
 /// Builds and caches [`RegionClients`].
-#[derive(Debug)]
 pub struct AwsClients {
     base: SdkConfig,
     ec2_interceptors: Vec<SharedInterceptor>,
+    interceptors: Vec<InterceptorFactory>,
     cache: Mutex<HashMap<(Option<String>, String), RegionClients>>,
+}
+
+/// What a set of [`RegionClients`] is built for, given to an interceptor factory so that one
+/// interceptor can tell the clients apart (their calls go to different accounts and regions).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientScope<'a> {
+    /// The role the clients act as (`None`: the function's own credentials).
+    pub role_arn: Option<&'a str>,
+    /// The clients' region.
+    pub region: &'a str,
+}
+
+/// Makes the interceptor of the clients of one [`ClientScope`].
+type InterceptorFactory = Arc<dyn Fn(ClientScope<'_>) -> SharedInterceptor + Send + Sync>;
+
+impl std::fmt::Debug for AwsClients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsClients")
+            .field("base", &self.base)
+            .field("ec2_interceptors", &self.ec2_interceptors)
+            .field("interceptors", &self.interceptors.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Timeouts on every AWS call: connecting, one attempt, and the whole call with SDK retries.
@@ -58,6 +82,7 @@ impl AwsClients {
         Self {
             base,
             ec2_interceptors: Vec::new(),
+            interceptors: Vec::new(),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -67,6 +92,19 @@ impl AwsClients {
     pub fn with_ec2_interceptor(mut self, interceptor: impl Intercept + 'static) -> Self {
         self.ec2_interceptors
             .push(SharedInterceptor::new(interceptor));
+        self
+    }
+
+    /// Adds an interceptor to every client (EC2 and Secrets Manager) built from now on, made by
+    /// `make` for each role and region the clients are built for. The local stack's IAM test
+    /// uses one to record every call with the function that made it; Lambda uses none.
+    pub fn with_interceptor<I, F>(mut self, make: F) -> Self
+    where
+        I: Intercept + 'static,
+        F: Fn(ClientScope<'_>) -> I + Send + Sync + 'static,
+    {
+        self.interceptors
+            .push(Arc::new(move |scope| SharedInterceptor::new(make(scope))));
         self
     }
 
@@ -107,13 +145,19 @@ impl AwsClients {
             config = config.credentials_provider(SharedCredentialsProvider::new(provider));
         }
         let config = config.build();
+        let scope = ClientScope { role_arn, region };
+        let scoped: Vec<SharedInterceptor> = self.interceptors.iter().map(|f| f(scope)).collect();
         let mut ec2_config = aws_sdk_ec2::config::Builder::from(&config);
-        for interceptor in &self.ec2_interceptors {
+        for interceptor in self.ec2_interceptors.iter().chain(&scoped) {
             ec2_config.push_interceptor(interceptor.clone());
+        }
+        let mut secrets_config = aws_sdk_secretsmanager::config::Builder::from(&config);
+        for interceptor in &scoped {
+            secrets_config.push_interceptor(interceptor.clone());
         }
         let clients = RegionClients {
             ec2: aws_sdk_ec2::Client::from_conf(ec2_config.build()),
-            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(secrets_config.build()),
         };
         cache.insert(key, clients.clone());
         Ok(clients)

@@ -90,6 +90,15 @@ pub struct AwsTarget {
     /// that account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<RoleArn>,
+    /// How long validation waits for the role to become assumable and the tagged VPC to
+    /// appear (an account just vended: Control Tower reports the account before its baseline
+    /// has made them), in seconds; 0 (the default): not at all.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub wait_for_account_seconds: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl AwsTarget {

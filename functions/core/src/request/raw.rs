@@ -78,6 +78,7 @@ pub(super) struct RawAtlas {
 pub(super) struct RawAws {
     pub account_id: Option<AccountId>,
     pub role_arn: Option<RoleArn>,
+    pub wait_for_account_seconds: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

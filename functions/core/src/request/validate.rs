@@ -21,6 +21,9 @@ use crate::error::StepError;
 /// At most this many endpoints (regions) in one request.
 pub const MAX_ENDPOINTS: usize = 10;
 
+/// Longest `aws.waitForAccountSeconds`: two hours.
+pub const MAX_WAIT_FOR_ACCOUNT_SECONDS: u32 = 7200;
+
 /// At most this many subnets in one endpoint.
 pub const MAX_SUBNETS: usize = 16;
 
@@ -142,9 +145,17 @@ fn build_aws(path: &FieldPath, raw: Option<RawAws>) -> Result<AwsTarget, StepErr
             ),
         ));
     }
+    let wait = raw.wait_for_account_seconds.unwrap_or(0);
+    if wait > MAX_WAIT_FOR_ACCOUNT_SECONDS {
+        return Err(StepError::invalid(
+            path.key("waitForAccountSeconds"),
+            format!("at most {MAX_WAIT_FOR_ACCOUNT_SECONDS} seconds (two hours)"),
+        ));
+    }
     Ok(AwsTarget {
         account_id: raw.account_id,
         role_arn: raw.role_arn,
+        wait_for_account_seconds: wait,
     })
 }
 

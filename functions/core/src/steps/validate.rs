@@ -21,6 +21,9 @@ struct ValidateInput {
     request: Value,
     #[serde(default)]
     purpose: Purpose,
+    /// `$$.Execution.StartTime` (RFC 3339): how long the account has been waited for.
+    #[serde(default, rename = "startedAt")]
+    started_at: Option<String>,
 }
 
 /// Provisioning checks the cluster's regions; teardown must work even when the cluster is
@@ -51,13 +54,61 @@ pub async fn validate(ctx: &Context, input: Value) -> Result<Plan, StepError> {
     }
     let mut endpoints = Vec::with_capacity(request.endpoints.len());
     for (index, endpoint) in request.endpoints.iter().enumerate() {
-        endpoints.push(plan_endpoint(ctx, &request, index, endpoint).await?);
+        match plan_endpoint(ctx, &request, index, endpoint).await {
+            Ok(plan) => endpoints.push(plan),
+            Err(e) => {
+                return Err(account_not_ready(
+                    ctx,
+                    &request,
+                    input.started_at.as_deref(),
+                    e,
+                ));
+            }
+        }
     }
     Ok(Plan {
         execution: input.execution,
         request,
         endpoints,
     })
+}
+
+/// A missing role or tagged VPC, while the request still waits for its account
+/// (`aws.waitForAccountSeconds` since the execution started), is `TargetNotReady`, which the
+/// state machine retries: Control Tower reports a new account before the account's baseline
+/// (the role, the VPC) exists. Anything else, or after the wait, stays as it is.
+fn account_not_ready(
+    ctx: &Context,
+    request: &ProvisionRequest,
+    started_at: Option<&str>,
+    e: StepError,
+) -> StepError {
+    let wait = std::time::Duration::from_secs(u64::from(request.aws.wait_for_account_seconds));
+    // The errors of an account whose baseline is not there yet: the role cannot be assumed
+    // (clients.rs), no VPC or subnet carries the tag (plan_endpoint below).
+    let missing = e.name == ErrorName::InvalidRequest
+        && (e.message.starts_with("aws.roleArn: AWS refused")
+            || (e.message.contains(".vpcTag: ")
+                && (e.message.contains("no VPC in")
+                    || e.message.contains("has no subnet tagged"))));
+    let started = started_at.and_then(|s| {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .map(std::time::SystemTime::from)
+    });
+    let waited = started.map(|s| ctx.clock.since(s));
+    match waited {
+        Some(waited) if missing && waited < wait => StepError::new(
+            ErrorName::TargetNotReady,
+            format!(
+                "{} (waited {} s of the {} s the request allows for a new account)",
+                e.message,
+                waited.as_secs(),
+                wait.as_secs()
+            ),
+        ),
+        _ => e,
+    }
 }
 
 /// The cluster must exist, and the request must cover exactly the AWS regions it has nodes in

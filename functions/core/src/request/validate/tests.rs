@@ -197,6 +197,8 @@ rejected! {
     role_arn_is_a_user: [set("/aws/roleArn", "arn:aws:iam::123456789012:user/alice")] => InvalidRequest @ "aws.roleArn", "role";
     role_in_another_account: [set("/aws/accountId", "210987654321")] => InvalidRequest @ "aws.roleArn", "123456789012", "210987654321";
     account_without_role: [remove("/aws/roleArn")] => InvalidRequest @ "aws.accountId", "aws.roleArn";
+    account_wait_too_long: [set("/aws/waitForAccountSeconds", 7201)] => InvalidRequest @ "aws.waitForAccountSeconds", "7200";
+    account_wait_negative: [set("/aws/waitForAccountSeconds", -1)] => InvalidRequest @ "aws.waitForAccountSeconds";
     aws_unknown_field: [set("/aws/region", "us-east-1")] => InvalidRequest @ "aws.region", "unknown field `region` in aws";
 
     // endpoints
