@@ -890,7 +890,14 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ),
         (
             "TeardownSecretRole",
-            set(&[&LOGS, &["secretsmanager:DeleteSecret"], &[ASSUME]]),
+            set(&[
+                &LOGS,
+                &[
+                    "secretsmanager:DeleteSecret",
+                    "secretsmanager:DescribeSecret",
+                ],
+                &[ASSUME],
+            ]),
         ),
         (
             "DispatcherRole",

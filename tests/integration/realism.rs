@@ -333,7 +333,7 @@ async fn secret_content_a_b_a_ends_with_a_current() {
     let client = secrets("us-east-1").await;
     let name = format!("{}/aba", w.secret_name());
     for content in ["A", "B", "A"] {
-        write_secret(&client, &name, content, None, &[], "aba")
+        write_secret(&client, &name, content, None, &[], "aba", "owner")
             .await
             .expect("write");
     }
@@ -352,7 +352,7 @@ async fn secret_content_a_b_a_ends_with_a_current() {
         .await
         .expect("list");
     let before = versions.versions().len();
-    write_secret(&client, &name, "A", None, &[], "aba")
+    write_secret(&client, &name, "A", None, &[], "aba", "owner")
         .await
         .expect("write");
     let versions = client
@@ -490,4 +490,48 @@ async fn a_vended_account_whose_role_appears_late_is_waited_for() {
     let (error, cause) = error_of(&given_up).expect("failed");
     assert_eq!(error, "InvalidRequest", "{cause}");
     assert!(cause.starts_with("aws.roleArn: "), "{cause}");
+}
+
+#[tokio::test]
+async fn two_requests_on_one_cluster_keep_their_own_secrets() {
+    let w = World::new(&["us-east-1"]).await;
+    let (vpc, subnets) = network_in_zones(&w, &['a', 'b']).await;
+    let first = w.request();
+    let mut second = w.request();
+    second["endpoints"][0]["vpcId"] = json!(vpc);
+    second["endpoints"][0]["subnetIds"] = json!(subnets);
+    assert_succeeded(&w.execute(Machine::Provision, first.clone(), "one").await);
+    assert_succeeded(&w.execute(Machine::Provision, second.clone(), "two").await);
+    let name_of = |r: &Value| {
+        privatelink_core::parse_request(r)
+            .expect("valid")
+            .secret
+            .name
+            .to_string()
+    };
+    let (a, b) = (name_of(&first), name_of(&second));
+    assert_ne!(a, b, "per-request default names");
+    let read = |name: String| async move {
+        let out = secrets("us-east-1")
+            .await
+            .get_secret_value()
+            .secret_id(name)
+            .send()
+            .await
+            .ok()?;
+        serde_json::from_str::<Value>(out.secret_string()?).ok()
+    };
+    let b_before = read(b.clone()).await.expect("second secret");
+    // The same name given explicitly to a third request is refused, naming the field.
+    let mut third = second.clone();
+    third["endpoints"][0]["vpcId"] = json!(w.networks[0].vpc_id);
+    third["endpoints"][0]["subnetIds"] = json!(w.networks[0].subnet_ids);
+    third["secret"] = json!({"name": b});
+    let refused = w.execute(Machine::Provision, third, "three").await;
+    let (error, cause) = error_of(&refused).expect("failed");
+    assert_eq!(error, "InvalidRequest");
+    assert!(cause.starts_with("secret.name: "), "{cause}");
+    // Tearing the first down leaves the second's strings as they were.
+    assert_succeeded(&w.execute(Machine::Teardown, first, "one-down").await);
+    assert_eq!(read(b).await, Some(b_before));
 }

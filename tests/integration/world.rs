@@ -333,7 +333,11 @@ impl World {
 
     /// The default secret name of this world's request.
     pub fn secret_name(&self) -> String {
-        format!("atlas/{}/{}/privatelink", self.project_id, self.cluster)
+        privatelink_core::parse_request(&self.request())
+            .expect("the world's request is valid")
+            .secret
+            .name
+            .to_string()
     }
 
     /// The stored secret's JSON, if it exists.

@@ -13,6 +13,29 @@ use crate::error::StepError;
 /// Tag key holding the execution that created the secret.
 const TAG_CREATED_BY: &str = super::ec2::TAG_CREATED_BY;
 
+/// Tag key holding the owner key of the request whose strings the secret holds
+/// ([`ProvisionRequest::owner_key`](crate::ProvisionRequest::owner_key)): another request
+/// never overwrites or deletes it.
+pub const TAG_OWNER: &str = "atlas-privatelink:owner";
+
+/// The owner tag of a described secret.
+fn owner_of(tags: &[Tag]) -> Option<&str> {
+    tags.iter()
+        .find(|t| t.key() == Some(TAG_OWNER))
+        .and_then(|t| t.value())
+}
+
+fn owned_by_another(name: &str, theirs: &str) -> StepError {
+    StepError::invalid(
+        "secret.name",
+        format!(
+            "secret {name} holds the connection strings of another request (owner key {theirs}: \
+             other VPCs of this cluster); give this request its own secret.name, or leave it \
+             out for the per-request default"
+        ),
+    )
+}
+
 /// Reads a secret's string value. `field` names the request field for a missing secret.
 ///
 /// The value is returned to the caller only; it is never logged or put into an error.
@@ -72,7 +95,9 @@ async fn current_value(client: &Client, arn: &str) -> Result<Option<(String, Str
 }
 
 /// Creates the secret, or puts a new version when the content differs from the current one
-/// (read first: unchanged content writes nothing).
+/// (read first: unchanged content writes nothing). A secret owned by another request (its
+/// [`TAG_OWNER`] differs from `owner`) is left alone: `InvalidRequest` naming `secret.name`.
+#[allow(clippy::too_many_arguments)]
 pub async fn write_secret(
     client: &Client,
     name: &str,
@@ -80,10 +105,25 @@ pub async fn write_secret(
     kms_key_id: Option<&str>,
     tags: &[(String, String)],
     execution: &str,
+    owner: &str,
 ) -> Result<SecretWrite, StepError> {
     match client.describe_secret().secret_id(name).send().await {
         Ok(existing) => {
             let arn = existing.arn().unwrap_or(name).to_owned();
+            match owner_of(existing.tags()) {
+                Some(theirs) if theirs != owner => return Err(owned_by_another(name, theirs)),
+                Some(_) => {}
+                // Written before owners were recorded: this request takes it.
+                None => {
+                    client
+                        .tag_resource()
+                        .secret_id(&arn)
+                        .tags(Tag::builder().key(TAG_OWNER).value(owner).build())
+                        .send()
+                        .await
+                        .map_err(|e| classify("TagResource", e))?;
+                }
+            }
             if existing.deleted_date().is_some() {
                 // Scheduled for deletion (a teardown or rollback before): bring it back.
                 client
@@ -134,6 +174,7 @@ pub async fn write_secret(
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect();
             tagged.push(Tag::builder().key(TAG_CREATED_BY).value(execution).build());
+            tagged.push(Tag::builder().key(TAG_OWNER).value(owner).build());
             let created = client
                 .create_secret()
                 .name(name)
@@ -161,7 +202,7 @@ pub async fn write_secret(
                 // A racing run created it between our describe and create: write over it.
                 Err(e) if error_code(&e) == Some("ResourceExistsException") => {
                     Box::pin(write_secret(
-                        client, name, content, kms_key_id, tags, execution,
+                        client, name, content, kms_key_id, tags, execution, owner,
                     ))
                     .await
                 }
@@ -202,6 +243,23 @@ pub async fn version_count(client: &Client, name: &str) -> Result<usize, StepErr
         .await
         .map_err(|e| classify("ListSecretVersionIds", e))?;
     Ok(out.versions().len())
+}
+
+/// Whether the secret `name` may be deleted by the request with owner key `owner`: it exists
+/// and is not owned by another request. `Err` names the other owner.
+pub async fn deletable_by(
+    client: &Client,
+    name: &str,
+    owner: &str,
+) -> Result<Result<(), String>, StepError> {
+    match client.describe_secret().secret_id(name).send().await {
+        Ok(found) => Ok(match owner_of(found.tags()) {
+            Some(theirs) if theirs != owner => Err(theirs.to_owned()),
+            _ => Ok(()),
+        }),
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(Ok(())),
+        Err(e) => Err(classify("DescribeSecret", e)),
+    }
 }
 
 /// Schedules the secret's deletion with a recovery window (7–30 days). Gone already is fine.

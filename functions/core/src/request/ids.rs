@@ -194,11 +194,20 @@ impl RoleArn {
 }
 
 impl SecretName {
-    /// The default secret name for a cluster: `atlas/<projectId>/<clusterName>/privatelink`.
-    pub fn default_for(project_id: &ProjectId, cluster_name: &ClusterName) -> SecretName {
-        // Always valid: hex, `[A-Za-z0-9-]` and slashes, at most 6 + 24 + 1 + 64 + 12 characters,
-        // ending in "/privatelink".
-        SecretName(format!("atlas/{project_id}/{cluster_name}/privatelink"))
+    /// The default secret name of a request:
+    /// `atlas/<projectId>/<clusterName>/privatelink/<key>`, `key` the first 8 hex digits of
+    /// the request's owner key, so two requests on one cluster get two secrets.
+    pub fn default_for(
+        project_id: &ProjectId,
+        cluster_name: &ClusterName,
+        owner_key: &str,
+    ) -> SecretName {
+        // Always valid: hex, `[A-Za-z0-9-]` and slashes, at most 6 + 24 + 1 + 64 + 13 + 9
+        // characters, ending in "/<8 hex>".
+        let key: String = owner_key.chars().take(8).collect();
+        SecretName(format!(
+            "atlas/{project_id}/{cluster_name}/privatelink/{key}"
+        ))
     }
 }
 
@@ -504,7 +513,8 @@ mod tests {
         assert!(ok::<SecretName>("atlas/prod-AbCdE"));
         let project: ProjectId = "5f1d3a2b4c6e8f0a1b2c3d4e".parse().expect("project");
         let cluster: ClusterName = "a".repeat(64).parse().expect("cluster");
-        let name = SecretName::default_for(&project, &cluster);
+        let name = SecretName::default_for(&project, &cluster, "0123456789abcdef");
+        assert!(name.as_str().ends_with("/privatelink/01234567"), "{name}");
         assert_eq!(name.as_str().parse::<SecretName>(), Ok(name.clone()));
     }
 

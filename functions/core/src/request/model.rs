@@ -79,6 +79,42 @@ impl Provider {
     }
 }
 
+impl ProvisionRequest {
+    /// What this request connects, as a key: a hash of its project, cluster, regions and VPCs
+    /// (by id, or by tag), not of its subnets or security settings. Two requests for the same
+    /// VPCs of one cluster have the same key; the connection-string secret carries it as its
+    /// owner, so another request never overwrites or deletes it.
+    pub fn owner_key(&self) -> String {
+        owner_key(
+            self.atlas.project_id.as_str(),
+            self.atlas.cluster_name.as_str(),
+            &self.endpoints,
+        )
+    }
+}
+
+/// See [`ProvisionRequest::owner_key`].
+pub(super) fn owner_key(project: &str, cluster: &str, endpoints: &[Endpoint]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut vpcs: Vec<String> = endpoints
+        .iter()
+        .map(|e| match &e.vpc {
+            VpcSelector::Ids { vpc_id, .. } => format!("{}|{vpc_id}", e.region.as_str()),
+            VpcSelector::Tag { vpc_tag } => {
+                format!(
+                    "{}|tag:{}={}",
+                    e.region.as_str(),
+                    vpc_tag.key,
+                    vpc_tag.value
+                )
+            }
+        })
+        .collect();
+    vpcs.sort();
+    let digest = Sha256::digest(format!("{project}|{cluster}|{}", vpcs.join(",")).as_bytes());
+    hex::encode(&digest[..8])
+}
+
 /// The AWS side: which account, and how to get there.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -108,7 +108,7 @@ fn build(raw: RawRequest) -> Result<ProvisionRequest, StepError> {
     };
     let aws = build_aws(&root.key("aws"), raw.aws.map(|Obj(aws)| aws))?;
     let endpoints = build_endpoints(&root.key("endpoints"), raw.endpoints)?;
-    let secret = build_secret(raw.secret.map(|Obj(secret)| secret), &atlas);
+    let secret = build_secret(raw.secret.map(|Obj(secret)| secret), &atlas, &endpoints);
     let tags = check_tags(&root.key("tags"), raw.tags.unwrap_or_default())?;
     Ok(ProvisionRequest {
         atlas,
@@ -345,12 +345,17 @@ fn build_security_groups(
     })
 }
 
-fn build_secret(raw: Option<RawSecret>, atlas: &AtlasTarget) -> SecretSpec {
+fn build_secret(raw: Option<RawSecret>, atlas: &AtlasTarget, endpoints: &[Endpoint]) -> SecretSpec {
     let raw = raw.unwrap_or_default();
+    let key = super::model::owner_key(
+        atlas.project_id.as_str(),
+        atlas.cluster_name.as_str(),
+        endpoints,
+    );
     SecretSpec {
-        name: raw
-            .name
-            .unwrap_or_else(|| SecretName::default_for(&atlas.project_id, &atlas.cluster_name)),
+        name: raw.name.unwrap_or_else(|| {
+            SecretName::default_for(&atlas.project_id, &atlas.cluster_name, &key)
+        }),
         kms_key_id: raw.kms_key_id,
         database_user_secret_arn: raw.database_user_secret_arn,
     }

@@ -203,6 +203,7 @@ pub async fn store_connection_strings(
         request.secret.kms_key_id.as_deref(),
         &tags,
         &state.execution,
+        &request.owner_key(),
     )
     .await?;
     tracing::info!(

@@ -104,6 +104,14 @@ pub async fn teardown_endpoint(ctx: &Context, work: EndpointWork) -> Result<Remo
 pub async fn teardown_secret(ctx: &Context, state: &ExecutionState) -> Result<Removed, StepError> {
     let (role, region) = super::store::secret_location(&state.request);
     let clients = ctx.aws.for_region(role, region).await?;
+    let name = state.request.secret.name.as_str();
+    if let Err(theirs) =
+        secrets::deletable_by(&clients.secrets, name, &state.request.owner_key()).await?
+    {
+        // Another request's strings (same name given twice): theirs to delete.
+        tracing::warn!(execution = %state.execution, secret = name, owner = %theirs, "the secret belongs to another request; left in place");
+        return Ok(Removed::default());
+    }
     secrets::delete_secret(
         &clients.secrets,
         &state.request.secret.name,

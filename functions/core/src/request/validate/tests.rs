@@ -334,7 +334,10 @@ fn minimal_request_gets_the_defaults() {
     assert_eq!(request.aws.target_account_id(), None);
     assert_eq!(
         request.secret.name.as_str(),
-        format!("atlas/{PROJECT}/Cluster0/privatelink")
+        format!(
+            "atlas/{PROJECT}/Cluster0/privatelink/{}",
+            &request.owner_key()[..8]
+        )
     );
     assert_eq!(request.secret.kms_key_id, None);
     assert_eq!(request.secret.database_user_secret_arn, None);
@@ -475,7 +478,10 @@ fn null_means_not_given() {
     assert_eq!(request.endpoints[0].atlas_region(), "AP_SOUTHEAST_2");
     assert_eq!(
         request.secret.name.as_str(),
-        format!("atlas/{PROJECT}/Cluster0/privatelink")
+        format!(
+            "atlas/{PROJECT}/Cluster0/privatelink/{}",
+            &request.owner_key()[..8]
+        )
     );
     assert!(request.endpoints[0].security_groups.create);
 }
@@ -501,6 +507,32 @@ fn ten_endpoints_are_allowed() {
 }
 
 #[test]
+fn the_owner_key_follows_the_vpcs_not_the_subnets() {
+    let base = || apply(base(), vec![remove("/secret/name")]);
+    let a = parse_request(&base()).expect("valid");
+    let other_subnets = apply(
+        base(),
+        vec![set(
+            "/endpoints/0/subnetIds",
+            json!(["subnet-0f0f0f0f0f0f0f0f0"]),
+        )],
+    );
+    let b = parse_request(&other_subnets).expect("valid");
+    assert_eq!(a.owner_key(), b.owner_key());
+    assert_eq!(a.secret.name, b.secret.name);
+    let other_vpc = apply(
+        base(),
+        vec![set("/endpoints/0/vpcId", "vpc-0f0f0f0f0f0f0f0f0")],
+    );
+    let c = parse_request(&other_vpc).expect("valid");
+    assert_ne!(a.owner_key(), c.owner_key());
+    assert_ne!(
+        a.secret.name, c.secret.name,
+        "another request, another secret"
+    );
+}
+
+#[test]
 fn serialized_request_is_valid_input_with_defaults_written_out() {
     let minimal = json!({
         "atlas": { "projectId": PROJECT, "clusterName": "Cluster0" },
@@ -519,7 +551,7 @@ fn serialized_request_is_valid_input_with_defaults_written_out() {
                 "securityGroups": { "create": true, "allowFromSecurityGroupIds": [],
                                     "allowFromCidrs": [], "attachSecurityGroupIds": [] }
             } ],
-            "secret": { "name": format!("atlas/{PROJECT}/Cluster0/privatelink") },
+            "secret": { "name": format!("atlas/{PROJECT}/Cluster0/privatelink/{}", &request.owner_key()[..8]) },
             "tags": {}
         })
     );
