@@ -55,7 +55,9 @@ impl TaskInvoker for StepInvoker {
             if let Ok(mut counts) = self.invocations.lock() {
                 *counts.entry(step.to_owned()).or_default() += 1;
             }
-            run_step(&self.ctx, step, input)
+            // Each step is its own Lambda function with its own role in AWS: the AWS calls
+            // made inside are that function's (devstack's recorder attributes them so).
+            devstack::recorder::in_function(step, run_step(&self.ctx, step, input))
                 .await
                 .map_err(|e| TaskFailure::new(e.name.as_str(), e.message))
         })

@@ -5,12 +5,14 @@
 //! * [`front`]: the AWS front, which clients use as their AWS endpoint: it forwards to moto
 //!   and applies the rules of AWS that moto does not follow ([`Realism`]);
 //! * [`stack`]: [`DevStack`], the Atlas simulator and the front wired together on one clock;
-//! * [`seed`]: what exists before a request arrives (a network, credentials, a database user).
+//! * [`seed`]: what exists before a request arrives (a network, credentials, a database user);
+//! * [`recorder`]: every AWS call each function makes, for the IAM test.
 #![warn(missing_docs)]
 
 pub mod front;
 pub mod moto;
 pub mod realism;
+pub mod recorder;
 pub mod seed;
 pub mod stack;
 

@@ -4,6 +4,7 @@ mod atlas_client;
 mod conformance;
 mod dispatch;
 mod e2e;
+mod iam;
 mod infra;
 mod realism;
 mod steps;
