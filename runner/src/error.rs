@@ -90,6 +90,9 @@ pub(crate) mod names {
     pub const NO_CHOICE: &str = "States.NoChoiceMatched";
 }
 
+/// The largest input or output of a state, task or execution: 256 KiB.
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
 /// Why a state (and maybe the execution) failed.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Failure {
@@ -115,6 +118,24 @@ impl Failure {
             cause: Some(cause.into()),
             catchable: false,
         }
+    }
+
+    /// `States.DataLimitExceeded` when `data`, the input or output of `state`, is larger than
+    /// Step Functions allows: 256 KiB as a UTF-8 string (Step Functions developer guide,
+    /// "Quotas related to state throttling… / Maximum input or output size"). Like
+    /// `States.Runtime`, no `Retry` or `Catch` handles it.
+    pub fn check_size(state: &str, what: &str, data: &serde_json::Value) -> Result<(), Self> {
+        let size = data.to_string().len();
+        if size <= MAX_PAYLOAD_BYTES {
+            return Ok(());
+        }
+        Err(Self {
+            error: Some(names::DATA_LIMIT.to_string()),
+            cause: Some(format!(
+                "The state/task '{state}' {what} of {size} bytes is larger than the {MAX_PAYLOAD_BYTES} bytes Step Functions allows."
+            )),
+            catchable: false,
+        })
     }
 
     /// The error output a catcher passes on: `{"Error", "Cause"}`.

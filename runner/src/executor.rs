@@ -340,7 +340,9 @@ impl<'r> Exec<'r> {
                     )));
                 };
                 self.transitions.fetch_add(1, Ordering::SeqCst);
+                Failure::check_size(name, "input", &input)?;
                 let (next, output) = self.run_state(name, state, input, prev).await?;
+                Failure::check_size(name, "output", &output)?;
                 match next {
                     Some(next) => {
                         name = next;

@@ -54,7 +54,7 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 pub use definition::StateMachine;
-pub use error::{DefinitionError, DefinitionErrors};
+pub use error::{DefinitionError, DefinitionErrors, MAX_PAYLOAD_BYTES};
 pub use events::{EventListener, EventType, HistoryEvent};
 pub use executor::{ExecutionOptions, ExecutionResult, ExecutionStatus, Runner};
 

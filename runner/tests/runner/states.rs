@@ -262,3 +262,32 @@ async fn real_time_runs_without_a_virtual_clock() {
     assert_eq!(output(&r), json!({"k": "v"}));
     assert_eq!(r.entered_states(), ["W", "T"]);
 }
+
+#[tokio::test]
+async fn a_state_output_over_256_kib_fails_the_execution_even_with_a_catch() {
+    let big = "x".repeat(asl_runner::MAX_PAYLOAD_BYTES);
+    let def = json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:big",
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": true},
+        "Caught": {"Type": "Succeed"}}});
+    let (r, _, _) = run_script(def, json!({}), |s| {
+        let big = big.clone();
+        s.on("arn:aws:lambda:us-east-1:000000000000:function:big", move |_, _, _| {
+            let big = big.clone();
+            async move { Ok(json!({"blob": big})) }
+        })
+    })
+    .await;
+    match &r.status {
+        ExecutionStatus::Failed { error, cause } => {
+            assert_eq!(error.as_deref(), Some("States.DataLimitExceeded"));
+            assert!(cause.as_deref().unwrap_or("").contains("'T' output"), "{cause:?}");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    // Just under the limit is fine.
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+    let fits = json!({"b": "x".repeat(asl_runner::MAX_PAYLOAD_BYTES - 16)});
+    let (r, _) = run(def, echo(), fits).await;
+    assert!(r.succeeded(), "{:?}", r.status);
+}
