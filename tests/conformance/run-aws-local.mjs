@@ -23,7 +23,7 @@
 // }
 // A Task's step is its Resource's Lambda function name without the `atlas-privatelink-` prefix.
 // The n-th call of a step gets the n-th outcome of "<step>@<region>" when the task input has
-// `endpoint.region` and that key is scripted, else of "<step>". An outcome is either
+// `result.endpoint.region` and that key is scripted, else of "<step>". An outcome is either
 // {"output": JSON} or {"error": NAME, "cause": TEXT}, thrown as an Error whose `name` is NAME
 // (the library keeps it for Retry and Catch, like a Lambda function error type). A call past the
 // end of its script fails with `Unscripted` and is listed in the result's "unscripted".
@@ -133,7 +133,7 @@ for (const [name, state] of allStates(definition)) {
     resources[name] = state.Resource;
     const step = stepOf(state.Resource);
     taskResourceLocalHandlers[name] = async (input) => {
-      const region = input?.endpoint?.region;
+      const region = input?.result?.endpoint?.region;
       const specific = region === undefined ? undefined : `${step}@${region}`;
       const key = specific !== undefined && Object.hasOwn(tasks, specific) ? specific : step;
       const n = calls[key] ?? 0;

@@ -705,7 +705,7 @@ async fn run_ours(s: &Scenario) -> Observed {
     let invoker = FnInvoker::new(move |resource: String, input: Value| {
         let step = step_of(&resource).to_string();
         let specific = input
-            .pointer("/endpoint/region")
+            .pointer("/result/endpoint/region")
             .and_then(Value::as_str)
             .map(|r| format!("{step}@{r}"));
         let key = match specific {

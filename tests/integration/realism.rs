@@ -535,3 +535,91 @@ async fn two_requests_on_one_cluster_keep_their_own_secrets() {
     assert_succeeded(&w.execute(Machine::Teardown, first, "one-down").await);
     assert_eq!(read(b).await, Some(b_before));
 }
+
+/// The regions of the largest request: ten, each with zones `a` and `b` in moto.
+const TEN_REGIONS: [&str; 10] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "ca-central-1",
+    "sa-east-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-central-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+];
+
+/// The largest valid request: every list at its limit (documented in the README, "The
+/// request"): 10 endpoints, 16 subnets each, 60 CIDRs to allow, 40 tags of the longest keys
+/// and values.
+fn largest_request(w: &World, subnets: &[Vec<String>]) -> Value {
+    use privatelink_core::request::{
+        MAX_ALLOW_FROM, MAX_ENDPOINTS, MAX_SUBNETS, MAX_TAG_KEY_CHARS, MAX_TAG_VALUE_CHARS,
+        MAX_USER_TAGS,
+    };
+    assert_eq!(w.networks.len(), MAX_ENDPOINTS);
+    let cidrs: Vec<String> = (0..MAX_ALLOW_FROM)
+        .map(|i| format!("10.{}.0.0/16", 100 + i))
+        .collect();
+    let tags: serde_json::Map<String, Value> = (0..MAX_USER_TAGS)
+        .map(|i| {
+            let key = format!("{i:02}{}", "k".repeat(MAX_TAG_KEY_CHARS - 2));
+            (key, json!("v".repeat(MAX_TAG_VALUE_CHARS)))
+        })
+        .collect();
+    let mut request = w.request();
+    request["endpoints"] = json!(
+        w.networks
+            .iter()
+            .zip(subnets)
+            .map(|(n, subnets)| {
+                assert_eq!(subnets.len(), MAX_SUBNETS);
+                json!({"region": n.region, "vpcId": n.vpc_id, "subnetIds": subnets,
+                   "securityGroups": {"allowFromCidrs": cidrs}})
+            })
+            .collect::<Vec<_>>()
+    );
+    request["tags"] = Value::Object(tags);
+    request
+}
+
+#[tokio::test]
+async fn the_largest_valid_request_runs_end_to_end_within_the_payload_limit() {
+    let w = World::new(&TEN_REGIONS).await;
+    let mut subnets = Vec::new();
+    for n in &w.networks {
+        let client = ec2(&n.region).await;
+        let mut ids = n.subnet_ids.clone();
+        for i in ids.len()..privatelink_core::request::MAX_SUBNETS {
+            let zone = format!("{}{}", n.region, ['a', 'b'][i % 2]);
+            ids.push(
+                create_subnet(
+                    &client,
+                    &n.vpc_id,
+                    &format!("10.42.{}.0/24", 10 + i),
+                    &zone,
+                    "big",
+                )
+                .await
+                .expect("subnet"),
+            );
+        }
+        subnets.push(ids);
+    }
+    let request = largest_request(&w, &subnets);
+    let size = request.to_string().len();
+    let result = w.execute(Machine::Provision, request, "largest").await;
+    assert_succeeded(&result);
+    let largest = result
+        .events
+        .iter()
+        .filter_map(|e| e.input.as_ref().or(e.output.as_ref()))
+        .map(|v| v.to_string().len())
+        .max()
+        .unwrap_or(0);
+    eprintln!(
+        "largest request: {size} bytes of input; largest state input or output: {largest} bytes"
+    );
+    assert!(largest <= asl_runner::MAX_PAYLOAD_BYTES);
+}

@@ -702,5 +702,5 @@ async fn a_role_in_the_target_account_is_assumed() {
     let plan = w.validate("exec-role", request).await.expect("plan");
     let (work, outcome) = w.provision_endpoint(work_from_plan(&plan, 0)).await;
     outcome.expect("provisioned through the assumed role");
-    assert!(work.vpc_endpoint.expect("vpce").created);
+    assert!(work.vpc_endpoint.as_ref().expect("vpce").created);
 }

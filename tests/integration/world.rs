@@ -260,7 +260,7 @@ impl World {
         let mut state = plan.state(Vec::new());
         for work in (0..plan.endpoints.len()).filter_map(|i| plan.work(i)) {
             let (work, outcome) = self.provision_endpoint(work).await;
-            state.endpoints.push(work);
+            state.endpoints.push(work.result);
             if let Err(e) = outcome {
                 return (Some(state), Err(e));
             }

@@ -43,7 +43,13 @@ pub struct EndpointPlan {
     pub request_key: String,
 }
 
-/// The state of one Map iteration: its inputs and the outputs of the steps so far.
+/// The state of one Map iteration: its inputs, and under `result` its endpoint and the
+/// outputs of the steps so far.
+///
+/// Only `result` leaves the iteration (the state machine's `OutputPath`): the request is
+/// already in the execution's state, and carrying it once per endpoint would take the Map's
+/// output past Step Functions' 256 KiB for the largest requests. The fields of `result` read
+/// as the work item's own (`work.service`, `work.endpoint`) through `Deref`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointWork {
@@ -51,6 +57,28 @@ pub struct EndpointWork {
     pub execution: String,
     /// The validated request.
     pub request: ProvisionRequest,
+    /// What the iteration hands back: its endpoint and what the steps found or made.
+    pub result: EndpointResult,
+}
+
+impl std::ops::Deref for EndpointWork {
+    type Target = EndpointResult;
+
+    fn deref(&self) -> &EndpointResult {
+        &self.result
+    }
+}
+
+impl std::ops::DerefMut for EndpointWork {
+    fn deref_mut(&mut self) -> &mut EndpointResult {
+        &mut self.result
+    }
+}
+
+/// One endpoint's part of the execution: its plan and the outputs of its steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointResult {
     /// The endpoint this iteration provisions.
     pub endpoint: EndpointPlan,
     /// Output of ensure-endpoint-service.
@@ -74,6 +102,22 @@ pub struct EndpointWork {
     /// The error a Catch recorded, if this iteration failed (`{Error, Cause}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<serde_json::Value>,
+}
+
+impl EndpointResult {
+    /// A result with nothing done yet.
+    pub fn new(endpoint: EndpointPlan) -> Self {
+        Self {
+            endpoint,
+            service: None,
+            service_name: None,
+            security_groups: None,
+            vpc_endpoint: None,
+            link: None,
+            verified: None,
+            error: None,
+        }
+    }
 }
 
 /// The Atlas endpoint service of a region.
@@ -165,7 +209,7 @@ pub struct ExecutionState {
     pub request: ProvisionRequest,
     /// One entry per endpoint, as far as each got.
     #[serde(default)]
-    pub endpoints: Vec<EndpointWork>,
+    pub endpoints: Vec<EndpointResult>,
     /// The secret, once written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<SecretOut>,
@@ -212,14 +256,7 @@ impl Plan {
         Some(EndpointWork {
             execution: self.execution.clone(),
             request: self.request.clone(),
-            endpoint: self.endpoints.get(index)?.clone(),
-            service: None,
-            service_name: None,
-            security_groups: None,
-            vpc_endpoint: None,
-            link: None,
-            verified: None,
-            error: None,
+            result: EndpointResult::new(self.endpoints.get(index)?.clone()),
         })
     }
 
@@ -228,8 +265,19 @@ impl Plan {
         ExecutionState {
             execution: self.execution.clone(),
             request: self.request.clone(),
-            endpoints,
+            endpoints: endpoints.into_iter().map(|w| w.result).collect(),
             secret: None,
+        }
+    }
+}
+
+impl ExecutionState {
+    /// The work item of one endpoint's result: the execution's name and request with it.
+    pub fn work(&self, result: &EndpointResult) -> EndpointWork {
+        EndpointWork {
+            execution: self.execution.clone(),
+            request: self.request.clone(),
+            result: result.clone(),
         }
     }
 }

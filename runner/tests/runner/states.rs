@@ -272,16 +272,22 @@ async fn a_state_output_over_256_kib_fails_the_execution_even_with_a_catch() {
         "Caught": {"Type": "Succeed"}}});
     let (r, _, _) = run_script(def, json!({}), |s| {
         let big = big.clone();
-        s.on("arn:aws:lambda:us-east-1:000000000000:function:big", move |_, _, _| {
-            let big = big.clone();
-            async move { Ok(json!({"blob": big})) }
-        })
+        s.on(
+            "arn:aws:lambda:us-east-1:000000000000:function:big",
+            move |_, _, _| {
+                let big = big.clone();
+                async move { Ok(json!({"blob": big})) }
+            },
+        )
     })
     .await;
     match &r.status {
         ExecutionStatus::Failed { error, cause } => {
             assert_eq!(error.as_deref(), Some("States.DataLimitExceeded"));
-            assert!(cause.as_deref().unwrap_or("").contains("'T' output"), "{cause:?}");
+            assert!(
+                cause.as_deref().unwrap_or("").contains("'T' output"),
+                "{cause:?}"
+            );
         }
         other => panic!("expected a failure, got {other:?}"),
     }

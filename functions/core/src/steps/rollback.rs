@@ -18,7 +18,8 @@ pub async fn rollback(ctx: &Context, state: &ExecutionState) -> Result<Removed, 
     let mut removed = Removed::default();
     let atlas = ctx.atlas(&state.request).await?;
     let group = &state.request.atlas.project_id;
-    for work in state.endpoints.iter().rev() {
+    for result in state.endpoints.iter().rev() {
+        let work = &state.work(result);
         let service = work.service.as_ref();
         let vpce = work.vpc_endpoint.as_ref();
         let clients = region_clients(ctx, work).await?;
