@@ -1517,3 +1517,44 @@ fn parameters_outputs_and_alarm_are_in_place() {
         "an alarm on the provision state machine's ExecutionsFailed"
     );
 }
+
+#[test]
+fn functions_in_vpc_subnets_get_only_the_network_interface_actions() {
+    let template = load_template(TEMPLATE);
+    // The functions run in the given subnets only when LambdaSubnetIds is set.
+    let vpc = &template["Globals"]["Function"]["VpcConfig"];
+    assert_eq!(vpc["Fn::If"][0], json!("InVpc"), "{vpc}");
+    assert_eq!(vpc["Fn::If"][2], json!({"Ref": "AWS::NoValue"}), "{vpc}");
+    let policy = resource(&template, "LambdaVpcAccessPolicy");
+    assert_eq!(policy["Type"], "AWS::IAM::ManagedPolicy");
+    assert_eq!(policy["Condition"], "InVpc");
+    let statements = flatten(&policy["Properties"]["PolicyDocument"]["Statement"]);
+    assert_eq!(statements.len(), 1);
+    let actions: BTreeSet<String> = flatten(&statements[0]["Action"])
+        .into_iter()
+        .map(render)
+        .collect();
+    assert_eq!(
+        actions,
+        BTreeSet::from(
+            [
+                "ec2:CreateNetworkInterface",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ]
+            .map(String::from)
+        )
+    );
+    // Every function's role, and no state machine's.
+    let attached: BTreeSet<String> = flatten(&policy["Properties"]["Roles"])
+        .into_iter()
+        .filter_map(|r| target_of(r).map(str::to_owned))
+        .collect();
+    let function_roles: BTreeSet<String> = of_type(&template, "AWS::Serverless::Function")
+        .into_iter()
+        .filter_map(|(_, f)| target_of(&f["Properties"]["Role"]).map(str::to_owned))
+        .collect();
+    assert_eq!(attached, function_roles);
+}
