@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use atlas_sim::{ClusterSeed, Delays, SimConfig, SimHandle};
 use clock::VirtualClock;
-use devstack::{DevStack, Moto, Realism, create_credentials_secret, create_network};
+use devstack::{Acceptance, DevStack, Moto, Realism, create_credentials_secret, create_network};
 use serde_json::{Value, json};
 
 use crate::common::{
@@ -182,16 +182,42 @@ struct Lab {
 }
 
 /// Runs our state machine once per draw (one fresh project, VPC and cluster per run, the
-/// run's delays set on the simulator before it starts) and the peers on the same draws.
+/// run's delays set on the simulator before it starts) under each EC2 acceptance model (when
+/// EC2 reports the endpoint `available`: AWS does not document it), and the peers on the same
+/// draws.
 pub async fn run(moto: &Moto, seed: u64, runs: usize) -> Result<Vec<DesignFigures>, String> {
     let draws = draws(seed, runs);
+    let mut all = Vec::new();
+    for (acceptance, name) in [
+        (
+            Acceptance::WhenAtlasAvailable,
+            "ours: provision.asl.json (EC2 available with Atlas AVAILABLE)",
+        ),
+        (
+            Acceptance::AtAcceptance,
+            "ours: provision.asl.json (EC2 available at acceptance)",
+        ),
+    ] {
+        all.push(run_ours(moto, &draws, acceptance, name).await?);
+    }
+    all.extend(PEERS.iter().map(|p| simulate_peer(p, &draws)));
+    Ok(all)
+}
+
+async fn run_ours(
+    moto: &Moto,
+    draws: &[Draw],
+    acceptance: Acceptance,
+    name: &str,
+) -> Result<DesignFigures, String> {
+    let runs = draws.len();
     let clock = VirtualClock::new();
     let stack = Arc::new(
         DevStack::start(
             moto,
             Arc::new(clock.clone()),
             SimConfig::default(),
-            Realism::realistic(),
+            Realism::realistic().with_acceptance(acceptance),
         )
         .await?,
     );
@@ -200,7 +226,10 @@ pub async fn run(moto: &Moto, seed: u64, runs: usize) -> Result<Vec<DesignFigure
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let credentials = create_credentials_secret(
         &secrets,
-        &format!("bench/lag/{}/atlas-credentials", std::process::id()),
+        &format!(
+            "bench/lag/{}/{acceptance:?}/atlas-credentials",
+            std::process::id()
+        ),
         "sim-client-id",
         "sim-client-secret",
         &sim.base_url(),
@@ -213,14 +242,14 @@ pub async fn run(moto: &Moto, seed: u64, runs: usize) -> Result<Vec<DesignFigure
         credentials,
     };
     let mut ours = DesignFigures {
-        name: "ours: provision.asl.json".to_owned(),
+        name: name.to_owned(),
         ..DesignFigures::default()
     };
     let wall = Instant::now();
     for (i, draw) in draws.iter().enumerate() {
         one_run(moto, &lab, i, draw, &mut ours).await?;
         eprintln!(
-            "   lag run {}/{runs}: interface {:.1} s, cluster IDLE {:.1} s -> lags {:.1} / {:.1} / {:.1} s, {} Atlas calls, {} transitions ({:.1} s wall)",
+            "   lag run {}/{runs} ({acceptance:?}): interface {:.1} s, cluster IDLE {:.1} s -> lags {:.1} / {:.1} / {:.1} s, {} Atlas calls, {} transitions ({:.1} s wall)",
             i + 1,
             draw.interface.as_secs_f64(),
             draw.cluster_idle.as_secs_f64(),
@@ -233,9 +262,7 @@ pub async fn run(moto: &Moto, seed: u64, runs: usize) -> Result<Vec<DesignFigure
         );
     }
     stack.shutdown().await;
-    let mut all = vec![ours];
-    all.extend(PEERS.iter().map(|p| simulate_peer(p, &draws)));
-    Ok(all)
+    Ok(ours)
 }
 
 async fn one_run(
@@ -390,8 +417,10 @@ pub fn table(figures: &[DesignFigures], seed: u64, runs: usize) -> String {
             median(&f.total),
         );
     }
-    if let (Some(ours), Some(terraform)) = (figures.first(), figures.get(1)) {
-        let _ = writeln!(out, "\nGoals (ours):");
+    let terraform = figures.iter().find(|f| f.transitions.is_empty());
+    for ours in figures.iter().filter(|f| !f.transitions.is_empty()) {
+        let Some(terraform) = terraform else { break };
+        let _ = writeln!(out, "\nGoals ({}):", ours.name);
         for (phase, lags) in ["service", "interface", "cluster IDLE"]
             .iter()
             .zip(&ours.lags)
