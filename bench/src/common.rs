@@ -97,11 +97,18 @@ impl TaskInvoker for RecordingInvoker {
 /// acceptance from the simulator's links, eventual consistency, zones, client tokens).
 pub async fn context(stack: &DevStack, clock: &VirtualClock) -> Arc<Context> {
     let config = stack.sdk_config("us-east-1").await;
+    // The stack's claims table, as deployed (a failure shows up as the runs' errors).
+    let _ = devstack::create_claims_table(
+        &aws_sdk_dynamodb::Client::new(&config),
+        devstack::CLAIMS_TABLE,
+    )
+    .await;
     Arc::new(Context::new(
         Arc::new(clock.clone()),
         AwsClients::from_config(config),
         Settings {
             polling: Polling::from_env(),
+            claims_table: Some(devstack::CLAIMS_TABLE.to_owned()),
             ..Settings::default()
         },
     ))

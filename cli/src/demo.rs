@@ -5,19 +5,13 @@
 //! started.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use asl_runner::{ExecutionResult, ExecutionStatus, RunnerConfig};
-use atlas_sim::{ClusterSeed, SimConfig};
-use clock::VirtualClock;
-use devstack::{
-    DevStack, Moto, Realism, create_credentials_secret, create_database_user_secret, create_network,
-};
-use privatelink_core::aws::clients::AwsClients;
-use privatelink_core::context::{Context, Settings};
+use devstack::{LocalWorld, Moto, WorldSpec};
 use serde_json::{Value, json};
 
-use crate::local::{StepInvoker, run_machine};
+use crate::local::{StepInvoker, run_machine, world_context};
 use crate::machines::Machine;
 use crate::timeline::Timeline;
 
@@ -31,76 +25,42 @@ pub async fn run() -> Result<(), String> {
         "== starting moto (EC2, Secrets Manager) behind the AWS front (realistic rules), and the Atlas simulator"
     );
     let moto = Moto::start()?;
-    let clock = VirtualClock::new();
-    let stack = DevStack::start(
-        &moto,
-        Arc::new(clock.clone()),
-        SimConfig::default(),
-        Realism::realistic(),
-    )
-    .await?;
-    let result = provision_and_teardown(&stack, &clock).await;
-    stack.shutdown().await;
+    let result = in_world(&moto, wall).await;
     moto.stop();
+    result
+}
+
+async fn in_world(moto: &Moto, wall: Instant) -> Result<(), String> {
+    eprintln!("== seeding: a VPC with two subnets, cluster Cluster0 in US_EAST_1, credentials");
+    let spec = WorldSpec {
+        project_id: Some(PROJECT.to_owned()),
+        label: Some("demo".to_owned()),
+        ..WorldSpec::new(&[REGION]).database_user("app", "demo-password-123")
+    };
+    let world = LocalWorld::start(moto, spec).await?;
+    let result = provision_and_teardown(&world).await;
+    world.shutdown().await;
     eprintln!(
         "== done in {:.1} s of wall time ({:.0} s of simulated time)",
         wall.elapsed().as_secs_f64(),
-        clock.elapsed().as_secs_f64()
+        world.clock.elapsed().as_secs_f64()
     );
     result
 }
 
-async fn provision_and_teardown(stack: &DevStack, clock: &VirtualClock) -> Result<(), String> {
-    let sim = &stack.sim;
-    let config = stack.sdk_config(REGION).await;
-    let ec2 = aws_sdk_ec2::Client::new(&config);
-    let secrets = aws_sdk_secretsmanager::Client::new(&config);
-    eprintln!("== seeding: a VPC with two subnets, cluster Cluster0 in US_EAST_1, credentials");
-    let network = create_network(&ec2, REGION, "demo").await?;
-    sim.seed_cluster(ClusterSeed::new(PROJECT, "Cluster0", &["US_EAST_1"]))
-        .map_err(|e| format!("seed cluster: {e}"))?;
-    let credentials = create_credentials_secret(
-        &secrets,
-        "demo/atlas-credentials",
-        "sim-client-id",
-        "sim-client-secret",
-        &sim.base_url(),
-    )
-    .await?;
-    let db_user = create_database_user_secret(
-        &secrets,
-        "demo/app-database-user",
-        "app",
-        "demo-password-123",
-    )
-    .await?;
-    let request = json!({
-        "atlas": {"projectId": PROJECT, "clusterName": "Cluster0", "credentialsSecretArn": credentials},
-        "endpoints": [{"region": REGION, "vpcId": network.vpc_id, "subnetIds": network.subnet_ids}],
-        "secret": {"databaseUserSecretArn": db_user},
-        "tags": {"team": "platform", "env": "demo"}
-    });
+async fn provision_and_teardown(world: &LocalWorld<'_>) -> Result<(), String> {
+    let mut request = world.request();
+    request["tags"] = json!({"team": "platform", "env": "demo"});
     eprintln!(
         "== request\n{}",
         serde_json::to_string_pretty(&request).unwrap_or_default()
     );
-    let ctx = Arc::new(Context::new(
-        Arc::new(clock.clone()),
-        // Through the AWS front: eventual consistency, client tokens, zones, and EC2 reporting
-        // the endpoint pending → pendingAcceptance → available as Atlas accepts it.
-        AwsClients::from_config(config),
-        Settings {
-            secret_recovery_days: 7,
-            atlas_request_timeout: Duration::from_secs(10),
-            ..Settings::default()
-        },
-    ));
-    let invoker = Arc::new(StepInvoker::new(ctx));
+    let invoker = Arc::new(StepInvoker::new(world_context(world).await));
 
     eprintln!("== provisioning (statemachine/provision.asl.json)");
     let provisioned = execute(
         &invoker,
-        clock,
+        world,
         Machine::Provision,
         &request,
         "demo-provision",
@@ -113,7 +73,9 @@ async fn provision_and_teardown(stack: &DevStack, clock: &VirtualClock) -> Resul
         .and_then(Value::as_str)
         .ok_or("the execution output names no secret")?
         .to_owned();
-    let stored = secrets
+    let stored = world
+        .secrets(REGION)
+        .await
         .get_secret_value()
         .secret_id(&secret_name)
         .send()
@@ -129,13 +91,13 @@ async fn provision_and_teardown(stack: &DevStack, clock: &VirtualClock) -> Resul
     eprintln!(
         "== state transitions: {}, Atlas API calls: {}",
         provisioned.state_transitions,
-        sim.counters().total_requests()
+        world.stack.sim.counters().total_requests()
     );
 
     eprintln!("== tearing down (statemachine/teardown.asl.json)");
     execute(
         &invoker,
-        clock,
+        world,
         Machine::Teardown,
         &request,
         "demo-teardown",
@@ -146,12 +108,12 @@ async fn provision_and_teardown(stack: &DevStack, clock: &VirtualClock) -> Resul
 
 async fn execute(
     invoker: &Arc<StepInvoker>,
-    clock: &VirtualClock,
+    world: &LocalWorld<'_>,
     machine: Machine,
     request: &Value,
     name: &str,
 ) -> Result<ExecutionResult, String> {
-    let config = RunnerConfig::virtual_time(clock.clone()).listener(Timeline::to_stderr());
+    let config = RunnerConfig::virtual_time(world.clock.clone()).listener(Timeline::to_stderr());
     let result = run_machine(invoker.clone(), machine, request.clone(), name, config)
         .await
         .map_err(|e| format!("{machine:?} definition: {e}"))?;

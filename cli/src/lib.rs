@@ -1,10 +1,11 @@
 //! The atlas-privatelink command line as a library: the state machines and their local
-//! execution with the real step code, the live timeline, and the demo on the local world
-//! (`devstack`).
+//! execution with the real step code, the live timeline, and the demo and the realism and
+//! fault scenarios on the local world (`devstack`).
 #![warn(missing_docs)]
 
 pub mod demo;
 pub mod local;
 pub mod machines;
+pub mod scenarios;
 pub mod timeline;
 pub mod watch;

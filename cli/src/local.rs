@@ -3,13 +3,17 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use asl_runner::{
     DefinitionErrors, ExecutionOptions, ExecutionResult, Runner, RunnerConfig, TaskFailure,
     TaskInvoker,
 };
+use devstack::LocalWorld;
+use devstack::world::HOME_REGION;
 use futures::future::BoxFuture;
-use privatelink_core::context::Context;
+use privatelink_core::aws::clients::AwsClients;
+use privatelink_core::context::{Context, Settings};
 use privatelink_core::steps::run_step;
 use serde_json::Value;
 
@@ -64,9 +68,36 @@ impl TaskInvoker for StepInvoker {
     }
 }
 
+/// The steps' context on a local world: its clock, and AWS through the world's front (eventual
+/// consistency, client tokens, zones, and EC2 reporting the endpoint pending →
+/// pendingAcceptance → available as Atlas accepts it), with a 7-day secret recovery window.
+pub async fn world_context(world: &LocalWorld<'_>) -> Arc<Context> {
+    Arc::new(Context::new(
+        Arc::new(world.clock.clone()),
+        AwsClients::from_config(world.stack.sdk_config(HOME_REGION).await),
+        Settings {
+            secret_recovery_days: 7,
+            atlas_request_timeout: Duration::from_secs(10),
+            claims_table: Some(devstack::CLAIMS_TABLE.to_owned()),
+            ..Settings::default()
+        },
+    ))
+}
+
 /// Runs `machine` on `input` under the execution name `name`.
 pub async fn run_machine(
     invoker: Arc<StepInvoker>,
+    machine: Machine,
+    input: Value,
+    name: &str,
+    config: RunnerConfig,
+) -> Result<ExecutionResult, DefinitionErrors> {
+    run_machine_with(invoker, machine, input, name, config).await
+}
+
+/// The same with any task invoker (one that injects failures around the real steps, say).
+pub async fn run_machine_with(
+    invoker: Arc<dyn TaskInvoker>,
     machine: Machine,
     input: Value,
     name: &str,

@@ -1,4 +1,5 @@
-//! `atlas-privatelink`: validate a request, run the state machines locally, or run the demo.
+//! `atlas-privatelink`: validate a request, run the state machines locally, run the demo or the
+//! realism and fault scenarios.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,10 @@ enum Command {
     /// The whole thing on this machine: moto and the Atlas simulator, a provisioning, the
     /// stored secret, and a teardown.
     Demo,
+    /// Runs the realism and fault scenarios end to end on this machine (moto, the Atlas
+    /// simulator, virtual time) and prints a table: id, expected and actual outcome, what was
+    /// left in AWS and Atlas, duplicates. Exits 1 if any row differs from its expectation.
+    Scenarios(ScenarioArgs),
     /// Validates a request and starts the deployed provisioning state machine on it, under the
     /// name derived from the request (a repeat finds the same execution). Prints its ARN.
     Start {
@@ -57,6 +62,21 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         poll_seconds: u64,
     },
+}
+
+#[derive(clap::Args)]
+struct ScenarioArgs {
+    /// Lists the scenarios (id, expected outcome, what it does) and runs nothing.
+    #[arg(long)]
+    list: bool,
+    /// Runs every scenario.
+    #[arg(long, conflicts_with = "ids")]
+    all: bool,
+    /// Turns the AWS front's rules off (moto as it is): some rows then behave differently.
+    #[arg(long)]
+    kind: bool,
+    /// The scenarios to run.
+    ids: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -190,6 +210,48 @@ async fn watch(execution_arn: String, poll_seconds: u64) -> Result<ExitCode, Str
     }
 }
 
+async fn scenarios(args: ScenarioArgs) -> Result<ExitCode, String> {
+    use atlas_privatelink::scenarios;
+    let chosen = if args.all {
+        scenarios::catalogue()
+    } else {
+        scenarios::select(&args.ids)?
+    };
+    if args.list || chosen.is_empty() {
+        print!("{}", scenarios::listing(&scenarios::catalogue()));
+        if !args.list {
+            eprintln!("run them with --all, or name some");
+        }
+        return Ok(if args.list {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(2)
+        });
+    }
+    let started = std::time::Instant::now();
+    let rows = scenarios::run(&chosen, !args.kind, |row| {
+        eprintln!(
+            "{} {} ({:.1} s)",
+            if row.passed() { "PASS" } else { "DIFF" },
+            row.id,
+            row.took.as_secs_f64()
+        );
+    })
+    .await?;
+    print!("{}", scenarios::table(&rows));
+    let differ = rows.iter().filter(|r| !r.passed()).count();
+    eprintln!(
+        "{} scenarios, {differ} differ from their expectation, in {:.1} s",
+        rows.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if differ == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ATLAS_PRIVATELINK_LOG")
@@ -207,6 +269,7 @@ async fn main() -> ExitCode {
         Command::Demo => atlas_privatelink::demo::run()
             .await
             .map(|()| ExitCode::SUCCESS),
+        Command::Scenarios(args) => scenarios(args).await,
         Command::Start {
             request,
             state_machine,

@@ -6,6 +6,8 @@
 //!   and applies the rules of AWS that moto does not follow ([`Realism`]);
 //! * [`stack`]: [`DevStack`], the Atlas simulator and the front wired together on one clock;
 //! * [`seed`]: what exists before a request arrives (a network, credentials, a database user);
+//! * [`world`]: [`LocalWorld`], a stack seeded for a request (cluster, VPCs, credentials),
+//!   and the [`Inventory`] of what the workflow left in AWS and Atlas;
 //! * [`recorder`]: every AWS call each function makes, for the IAM test.
 #![warn(missing_docs)]
 
@@ -15,12 +17,14 @@ pub mod realism;
 pub mod recorder;
 pub mod seed;
 pub mod stack;
+pub mod world;
 
 pub use front::{AwsFront, AwsModels};
 pub use moto::Moto;
 pub use realism::{Acceptance, Realism};
 pub use seed::{
-    Network, SEEDED_ZONES, create_credentials_secret, create_database_user_secret, create_network,
-    create_subnet,
+    CLAIMS_TABLE, Network, SEEDED_ZONES, create_claims_table, create_credentials_secret,
+    create_database_user_secret, create_network, create_network_in_zones, create_subnet,
 };
 pub use stack::DevStack;
+pub use world::{Inventory, LocalWorld, WorldSpec};

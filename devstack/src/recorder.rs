@@ -32,6 +32,7 @@ use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use aws_sdk_dynamodb::operation as ddbop;
 use aws_sdk_ec2::operation as ec2op;
 use aws_sdk_secretsmanager::operation as smop;
 
@@ -75,6 +76,8 @@ enum Resource {
         arn: Option<String>,
         tags: Vec<(String, String)>,
     },
+    /// A DynamoDB table, by name (in the caller's account and region).
+    Table { name: String },
 }
 
 #[derive(Clone, Debug)]
@@ -270,6 +273,15 @@ impl Recorder {
                         call.legs.push(Leg {
                             resource: arn,
                             context,
+                        });
+                    }
+                    Resource::Table { name } => {
+                        call.legs.push(Leg {
+                            resource: format!(
+                                "arn:aws:dynamodb:{}:{}:table/{name}",
+                                raw.region, raw.account
+                            ),
+                            context: BTreeMap::new(),
                         });
                     }
                     Resource::SecretNew { name, arn, tags } => {
@@ -485,6 +497,28 @@ fn resources_of(input: &Input) -> (Vec<Resource>, Option<String>) {
                 .collect(),
             None,
         );
+    }
+    // The claims table's item calls (Service Authorization Reference, "Actions defined by
+    // Amazon DynamoDB": the table).
+    let table = |name: Option<&str>| {
+        (
+            name.map(|n| Resource::Table { name: n.to_owned() })
+                .into_iter()
+                .collect::<Vec<_>>(),
+            None,
+        )
+    };
+    if let Some(i) = input.downcast_ref::<ddbop::put_item::PutItemInput>() {
+        return table(i.table_name());
+    }
+    if let Some(i) = input.downcast_ref::<ddbop::get_item::GetItemInput>() {
+        return table(i.table_name());
+    }
+    if let Some(i) = input.downcast_ref::<ddbop::update_item::UpdateItemInput>() {
+        return table(i.table_name());
+    }
+    if let Some(i) = input.downcast_ref::<ddbop::delete_item::DeleteItemInput>() {
+        return table(i.table_name());
     }
     let secret = |id: Option<&str>| {
         id.map(|id| Resource::Secret { id: id.to_owned() })
@@ -703,6 +737,7 @@ fn names(cfg: &ConfigBag) -> Option<(String, String)> {
     let service = match metadata.service().to_ascii_lowercase().as_str() {
         s if s.contains("ec2") => "ec2".to_owned(),
         s if s.contains("secrets") => "secretsmanager".to_owned(),
+        s if s.contains("dynamo") => "dynamodb".to_owned(),
         other => other.to_owned(),
     };
     Some((service, metadata.name().to_owned()))

@@ -11,7 +11,7 @@ pub struct Network {
     pub region: String,
     /// The VPC.
     pub vpc_id: String,
-    /// Its subnets, one per availability zone of [`SEEDED_ZONES`].
+    /// Its subnets (one per availability zone of [`SEEDED_ZONES`] unless made otherwise).
     pub subnet_ids: Vec<String>,
 }
 
@@ -34,6 +34,18 @@ pub async fn create_network(
     region: &str,
     team: &str,
 ) -> Result<Network, String> {
+    create_network_in_zones(ec2, region, team, &SEEDED_ZONES).await
+}
+
+/// Creates a VPC (10.42.0.0/16) with one subnet (a /24) per entry of `zones`, in that zone of
+/// `region` (a letter may repeat: several subnets in one zone, as a request may name them),
+/// all tagged `team=<team>`. At most 255 subnets.
+pub async fn create_network_in_zones(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    team: &str,
+    zones: &[char],
+) -> Result<Network, String> {
     let vpc = ec2
         .create_vpc()
         .cidr_block("10.42.0.0/16")
@@ -47,7 +59,7 @@ pub async fn create_network(
         .ok_or("CreateVpc returned no id")?
         .to_owned();
     let mut subnet_ids = Vec::new();
-    for (i, zone) in SEEDED_ZONES.iter().enumerate() {
+    for (i, zone) in zones.iter().enumerate() {
         subnet_ids.push(
             create_subnet(
                 ec2,
@@ -132,4 +144,46 @@ async fn create_secret(
     out.arn()
         .map(str::to_owned)
         .ok_or_else(|| format!("CreateSecret {name} returned no ARN"))
+}
+
+/// The name of the claims table the local world's functions use (`CLAIMS_TABLE`).
+pub const CLAIMS_TABLE: &str = "atlas-privatelink-claims";
+
+/// Creates the stack's claims table (key `pk`, a string), as the template does; one that
+/// exists already is fine.
+pub async fn create_claims_table(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> Result<(), String> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let key = KeySchemaElement::builder()
+        .attribute_name("pk")
+        .key_type(KeyType::Hash)
+        .build()
+        .map_err(|e| format!("claims table key: {e}"))?;
+    let attribute = AttributeDefinition::builder()
+        .attribute_name("pk")
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(|e| format!("claims table attribute: {e}"))?;
+    match dynamodb
+        .create_table()
+        .table_name(name)
+        .key_schema(key)
+        .attribute_definitions(attribute)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(format!("CreateTable {name}: {e}")),
+    }
 }

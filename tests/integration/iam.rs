@@ -191,6 +191,8 @@ impl<'a> Env<'a> {
                     Some("AWS::SQS::Queue") => {
                         format!("https://sqs.{REGION}.amazonaws.com/{LOCAL_ACCOUNT}/{name}")
                     }
+                    // The table's name; the local world's claims table stands for it.
+                    Some("AWS::DynamoDB::Table") => devstack::CLAIMS_TABLE.to_owned(),
                     _ => name.to_owned(),
                 },
             },

@@ -672,7 +672,10 @@ fn functions_are_the_workspace_binaries_built_by_cargo_lambda() {
                     "CROSS_ACCOUNT_ROLE_NAME",
                     "KMS_KEY_ARN",
                 ]),
-                "EnsureEndpointServiceFunction" => vars.extend(["SERVICE_MIN_SECONDS"]),
+                "EnsureEndpointServiceFunction" => {
+                    vars.extend(["SERVICE_MIN_SECONDS", "CLAIMS_TABLE"])
+                }
+                "RollbackFunction" | "TeardownEndpointFunction" => vars.extend(["CLAIMS_TABLE"]),
                 "LinkEndpointFunction" => vars.extend([
                     "INTERFACE_MIN_SECONDS",
                     "POLL_BUDGET_SECONDS",
@@ -805,7 +808,18 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                 &[ASSUME],
             ]),
         ),
-        ("EnsureEndpointServiceRole", set(&[&LOGS, &ATLAS])),
+        (
+            "EnsureEndpointServiceRole",
+            set(&[
+                &LOGS,
+                &ATLAS,
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                ],
+            ]),
+        ),
         ("GetServiceNameRole", set(&[&LOGS, &ATLAS])),
         (
             "ConfigureSecurityGroupsRole",
@@ -870,6 +884,8 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                     "ec2:DeleteSecurityGroup",
                     "secretsmanager:DescribeSecret",
                     "secretsmanager:DeleteSecret",
+                    "dynamodb:GetItem",
+                    "dynamodb:DeleteItem",
                 ],
                 &[ASSUME],
             ]),
@@ -884,6 +900,7 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                     "ec2:DescribeSecurityGroups",
                     "ec2:DeleteVpcEndpoints",
                     "ec2:DeleteSecurityGroup",
+                    "dynamodb:DeleteItem",
                 ],
                 &[ASSUME],
             ]),
@@ -1091,6 +1108,13 @@ fn least_privilege_faults(statement: &Statement, own_log_group: Option<&str>) ->
                     resource.starts_with("${") && resource.ends_with("Function.Arn}")
                 }
                 "states:StartExecution" => resource == "${ProvisionStateMachine}",
+                "dynamodb:GetItem"
+                | "dynamodb:PutItem"
+                | "dynamodb:UpdateItem"
+                | "dynamodb:DeleteItem" => {
+                    resource
+                        == "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${ClaimsTable}"
+                }
                 "states:DescribeExecution" => {
                     resource
                         == "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${ProvisionStateMachine.Name}:*"

@@ -7,4 +7,5 @@ mod e2e;
 mod iam;
 mod infra;
 mod realism;
+mod scenarios;
 mod steps;

@@ -623,3 +623,26 @@ async fn the_largest_valid_request_runs_end_to_end_within_the_payload_limit() {
     );
     assert!(largest <= asl_runner::MAX_PAYLOAD_BYTES);
 }
+
+#[tokio::test]
+async fn an_endpoint_service_whose_creation_answer_was_lost_is_still_rolled_back() {
+    let w = World::new(&["us-east-1"]).await;
+    // Atlas creates the service but the answer is lost; the client's retry gets a 409.
+    w.atlas
+        .sim
+        .inject(atlas_sim::Fault::lose_answer("createEndpointService", 503));
+    // The execution then fails before any link (which would take the service with it when
+    // removed): its subnets are in no zone the service supports.
+    let (vpc, subnets) = network_in_zones(&w, &['e', 'f']).await;
+    let mut request = w.request();
+    request["endpoints"][0]["vpcId"] = json!(vpc);
+    request["endpoints"][0]["subnetIds"] = json!(subnets);
+    let result = w.execute(Machine::Provision, request, "lost-answer").await;
+    assert_eq!(error_of(&result).map(|e| e.0), Some("InvalidRequest"));
+    w.atlas.clock.sleep(Duration::from_secs(600)).await;
+    assert!(
+        w.atlas.sim.services(&w.project_id).is_empty(),
+        "the service this execution created is removed: {:?}",
+        w.atlas.sim.services(&w.project_id)
+    );
+}

@@ -107,9 +107,14 @@ async fn each_step_run_twice_gives_the_same_result() {
             .await
             .expect(step);
         let second = w.step(step, input).await.expect(step);
-        if step == "link-endpoint" || step == "ensure-endpoint-service" {
-            // The second call finds what the first made and adopts it. Atlas resources carry no
-            // tags, so a repeated call cannot tell "made by this execution" from "made before".
+        if step == "ensure-endpoint-service" {
+            // The second call finds what the first made and, through this execution's claim
+            // on the region's service, knows it is its own (Atlas services carry no tags).
+            assert_eq!(second["created"], json!(true), "{step}");
+            assert_eq!(first["serviceId"], second["serviceId"], "{step}");
+        } else if step == "link-endpoint" {
+            // The second call finds the link the first made and adopts it: Atlas links carry
+            // no tags, so a repeated call cannot tell "made by this execution" from "before".
             assert_eq!(second["created"], json!(false), "{step}");
             let key = if step == "link-endpoint" {
                 "connectionStatus"
@@ -190,9 +195,13 @@ async fn racing_runs_share_one_endpoint_service() {
     let a = serde_json::to_value(work_from_plan(&plan, 0)).expect("work");
     let mut b = a.clone();
     b["execution"] = json!("exec-b");
+    // The loser of the claim waits (EndpointServiceNotReady, retried as the state machine
+    // does) until the winner's service exists, then adopts it.
+    let every = Duration::from_secs(10);
+    let budget = Duration::from_secs(600);
     let (ra, rb) = tokio::join!(
-        w.step("ensure-endpoint-service", a),
-        w.step("ensure-endpoint-service", b)
+        w.step_until_ready("ensure-endpoint-service", a, every, budget),
+        w.step_until_ready("ensure-endpoint-service", b, every, budget)
     );
     let (ra, rb) = (ra.expect("a"), rb.expect("b"));
     assert_eq!(ra["serviceId"], rb["serviceId"], "both adopt one service");

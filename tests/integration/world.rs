@@ -125,9 +125,15 @@ impl World {
         )
         .await
         .expect("credentials secret");
+        // The stack's claims table (who creates a region's endpoint service), as deployed.
+        let dynamodb = aws_sdk_dynamodb::Client::new(&home);
+        devstack::create_claims_table(&dynamodb, devstack::CLAIMS_TABLE)
+            .await
+            .expect("claims table");
         let settings = Settings {
             secret_recovery_days: 7,
             atlas_request_timeout: Duration::from_secs(5),
+            claims_table: Some(devstack::CLAIMS_TABLE.to_owned()),
             ..Settings::default()
         };
         let ctx = context(&atlas, &stack, settings).await;

@@ -32,6 +32,9 @@ pub struct Settings {
     pub polling: Polling,
     /// What the stack's IAM lets the functions touch (checked by validate).
     pub scope: crate::request::IamScope,
+    /// `CLAIMS_TABLE`: the DynamoDB table of endpoint-service claims (`aws::claims`); `None`:
+    /// no claims (a service whose creation answer was lost is then adopted, not removed).
+    pub claims_table: Option<String>,
 }
 
 impl Default for Settings {
@@ -43,6 +46,7 @@ impl Default for Settings {
             atlas_request_timeout: Duration::from_secs(30),
             polling: Polling::default(),
             scope: crate::request::IamScope::default(),
+            claims_table: None,
         }
     }
 }
@@ -160,6 +164,7 @@ impl Settings {
                 .unwrap_or(defaults.secret_recovery_days),
             polling: Polling::from_env(),
             scope: crate::request::IamScope::from_env(),
+            claims_table: var("CLAIMS_TABLE"),
             ..defaults
         }
     }
@@ -196,6 +201,14 @@ impl Context {
             AwsClients::load().await,
             Settings::from_env(),
         )
+    }
+
+    /// The endpoint-service claims, when the stack has a claims table.
+    pub fn claims(&self) -> Option<crate::aws::claims::Claims> {
+        self.settings
+            .claims_table
+            .as_ref()
+            .map(|table| crate::aws::claims::Claims::new(self.aws.dynamodb(), table))
     }
 
     /// The Atlas client for the request's credentials secret (or the default one).

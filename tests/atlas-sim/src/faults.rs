@@ -65,6 +65,13 @@ pub enum FaultAction {
         /// Real-time delay.
         delay_ms: u64,
     },
+    /// Carry the request out, then answer `status` instead of its result: the answer is lost
+    /// on the way back (a timeout, a connection reset), as any network can do. The caller
+    /// cannot tell whether anything was made.
+    LoseAnswer {
+        /// HTTP status answered instead (502, 503, 504, …).
+        status: u16,
+    },
 }
 
 impl Fault {
@@ -100,6 +107,15 @@ impl Fault {
             action: FaultAction::Slow {
                 delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
             },
+        }
+    }
+
+    /// One request of `operation` is carried out, but its answer is lost (answered `status`).
+    pub fn lose_answer(operation: impl Into<String>, status: u16) -> Self {
+        Self {
+            operation: operation.into(),
+            count: 1,
+            action: FaultAction::LoseAnswer { status },
         }
     }
 

@@ -236,6 +236,10 @@ async fn with_fault(shared: &Shared, operation: &str, answer: impl FnOnce() -> R
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
             answer()
         }
+        Some(FaultAction::LoseAnswer { status }) => {
+            let _carried_out = answer();
+            fault_reply(status, None)
+        }
         None => answer(),
     }
 }

@@ -108,6 +108,20 @@ impl AwsClients {
         self
     }
 
+    /// A DynamoDB client in the function's own account and region (the stack's claims table
+    /// lives there), with the same interceptors as the others.
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        let mut config = aws_sdk_dynamodb::config::Builder::from(&self.base);
+        let region = self.home_region().unwrap_or_default();
+        for make in &self.interceptors {
+            config.push_interceptor(make(ClientScope {
+                role_arn: None,
+                region: &region,
+            }));
+        }
+        aws_sdk_dynamodb::Client::from_conf(config.build())
+    }
+
     /// The region of the base configuration (the Lambda's own region).
     pub fn home_region(&self) -> Option<String> {
         self.base.region().map(|r| r.to_string())

@@ -112,10 +112,25 @@ pub async fn rollback(ctx: &Context, state: &ExecutionState) -> Result<Removed, 
             ec2::delete_security_group(&clients.ec2, ctx.clock.as_ref(), &id).await?;
             removed.security_groups.push(id);
         }
-        if let Some(service) = service.filter(|s| s.created)
-            && delete_service_if_unused(&atlas, group, &service.service_id).await?
+        // The service: recorded as created, or held by this execution's claim (the step
+        // crashed, or its answer was lost, before it could report).
+        let mut service_id = service.filter(|s| s.created).map(|s| s.service_id.clone());
+        let claims = ctx.claims();
+        if let Some(claims) = &claims
+            && let Some(holder) = claims.holder(group, &p.atlas_region).await?
+            && holder.execution == state.execution
         {
-            removed.endpoint_services.push(service.service_id.clone());
+            service_id = service_id.or(holder.service_id);
+        }
+        if let Some(id) = service_id
+            && delete_service_if_unused(&atlas, group, &id).await?
+        {
+            removed.endpoint_services.push(id);
+        }
+        if let Some(claims) = &claims {
+            claims
+                .release(group, &p.atlas_region, Some(&state.execution))
+                .await?;
         }
     }
     // The secret, if this execution created it (recorded, or found by its created-by tag

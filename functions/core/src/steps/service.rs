@@ -63,6 +63,7 @@ pub async fn ensure_endpoint_service(
     work: EndpointWork,
 ) -> Result<ServiceRef, StepError> {
     let atlas = ctx.atlas(&work.request).await?;
+    let claims = ctx.claims();
     let group = &work.request.atlas.project_id;
     let region = &work.endpoint.atlas_region;
     let services = atlas
@@ -80,10 +81,24 @@ pub async fn ensure_endpoint_service(
                 ),
             ));
         }
-        tracing::info!(execution = %work.execution, service_id = %existing.id, region = %region, "adopted the region's endpoint service");
+        // Ours if our claim says so: an earlier attempt of this execution created it and
+        // lost the answer.
+        let created = match &claims {
+            Some(claims) => claims.holder(group, region).await?.is_some_and(|h| {
+                h.execution == work.execution
+                    && h.service_id.as_deref().is_none_or(|s| s == existing.id)
+            }),
+            None => false,
+        };
+        if let (true, Some(claims)) = (created, &claims) {
+            claims
+                .record(group, region, &work.execution, &existing.id)
+                .await?;
+        }
+        tracing::info!(execution = %work.execution, service_id = %existing.id, region = %region, created, "adopted the region's endpoint service");
         return Ok(ServiceRef {
             service_id: existing.id.clone(),
-            created: false,
+            created,
             first_poll_after_seconds: first_poll_after(ctx, existing),
         });
     }
@@ -117,8 +132,27 @@ pub async fn ensure_endpoint_service(
             ),
         ));
     }
+    // One creator per project and region, known even if the answer is lost.
+    if let Some(claims) = &claims
+        && let Err(holder) = claims
+            .take(group, region, &work.execution, ctx.clock.now())
+            .await?
+    {
+        return Err(StepError::new(
+            ErrorName::EndpointServiceNotReady,
+            format!(
+                "execution {} is creating the region's endpoint service; it is adopted once it exists",
+                holder.execution
+            ),
+        ));
+    }
     match atlas.create_endpoint_service(group, region).await {
         Ok(created) => {
+            if let Some(claims) = &claims {
+                claims
+                    .record(group, region, &work.execution, &created.id)
+                    .await?;
+            }
             tracing::info!(execution = %work.execution, service_id = %created.id, region = %region, "created the region's endpoint service");
             Ok(ServiceRef {
                 service_id: created.id,
@@ -137,10 +171,18 @@ pub async fn ensure_endpoint_service(
                     format!("Atlas says a service exists in {region}, but none is live yet (being deleted, or not listed yet)"),
                 )
             })?;
-            tracing::info!(execution = %work.execution, service_id = %existing.id, region = %region, "adopted the service a racing run created");
+            // With our claim held, nobody else of the workflow created it: it is ours, made by
+            // an earlier try of this very call whose answer was lost.
+            let created = claims.is_some();
+            if let Some(claims) = &claims {
+                claims
+                    .record(group, region, &work.execution, &existing.id)
+                    .await?;
+            }
+            tracing::info!(execution = %work.execution, service_id = %existing.id, region = %region, created, "the region's service exists already (a lost answer, or a racing run)");
             Ok(ServiceRef {
                 service_id: existing.id.clone(),
-                created: false,
+                created,
                 first_poll_after_seconds: first_poll_after(ctx, existing),
             })
         }

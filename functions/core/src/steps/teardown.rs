@@ -91,10 +91,20 @@ pub async fn teardown_endpoint(ctx: &Context, work: EndpointWork) -> Result<Remo
         removed.security_groups.push(sg.id);
     }
     // 4. The service, when no interface endpoint uses it any more.
-    if let Some(service) = service
-        && delete_service_if_unused(&atlas, group, &service.id).await?
-    {
-        removed.endpoint_services.push(service.id.clone());
+    let service_gone = match service {
+        Some(service) => {
+            let gone = delete_service_if_unused(&atlas, group, &service.id).await?;
+            if gone {
+                removed.endpoint_services.push(service.id.clone());
+            }
+            gone
+        }
+        // Atlas removed it with its last interface endpoint.
+        None => true,
+    };
+    // Whoever created the service, its claim is over with it.
+    if service_gone && let Some(claims) = ctx.claims() {
+        claims.release(group, &p.atlas_region, None).await?;
     }
     tracing::info!(execution = %work.execution, ?removed, "tore down endpoint");
     Ok(removed)
