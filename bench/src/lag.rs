@@ -310,7 +310,9 @@ async fn one_run(
     // When the simulator reached each state: the record's creation time plus its delay.
     let service_created = first("ensure-endpoint-service", true)?.start;
     let service_ready = service_created + SERVICE_DELAY;
-    let linked = first("link-endpoint", true)?.start;
+    // link-endpoint first waits for AWS to finish creating the endpoint, then links: the
+    // link is made when the step ends.
+    let linked = first("link-endpoint", true)?.end;
     let interface_ready = linked + draw.interface;
     let idle = interface_ready + draw.cluster_idle;
     // When the workflow acted on it: the observing step's success (its TaskSucceeded time).

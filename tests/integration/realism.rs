@@ -646,3 +646,64 @@ async fn an_endpoint_service_whose_creation_answer_was_lost_is_still_rolled_back
         w.atlas.sim.services(&w.project_id)
     );
 }
+
+#[tokio::test]
+async fn a_security_group_found_through_a_duplicate_name_is_ours_only_by_its_tag() {
+    let w = World::new(&["us-east-1"]).await;
+    let network = &w.networks[0];
+    let client = ec2("us-east-1").await;
+    // A group of the deterministic name, made by another execution.
+    let tags = [
+        (
+            "atlas-privatelink:created-by".to_owned(),
+            "another-execution".to_owned(),
+        ),
+        ("atlas-privatelink:request-key".to_owned(), "k".to_owned()),
+    ];
+    let made = privatelink_core::aws::ec2::create_security_group(
+        &client,
+        &network.vpc_id,
+        "atlas-privatelink-race",
+        "d",
+        &tags,
+        "another-execution",
+    )
+    .await
+    .expect("made");
+    // This execution's create meets the duplicate name: the group is the other one's.
+    let found = privatelink_core::aws::ec2::create_security_group(
+        &client,
+        &network.vpc_id,
+        "atlas-privatelink-race",
+        "d",
+        &tags,
+        "this-execution",
+    )
+    .await
+    .expect("found through the duplicate");
+    assert_eq!(found.id, made.id);
+    assert_eq!(found.created_by.as_deref(), Some("another-execution"));
+}
+
+#[tokio::test]
+async fn two_executions_racing_on_one_security_group_make_one_creator() {
+    let w = World::with_realism(SimConfig::default(), Realism::kind(), &["us-east-1"]).await;
+    let work = |execution: &str| {
+        let w = &w;
+        let execution = execution.to_owned();
+        async move {
+            let plan = w.validate(&execution, w.request()).await.expect("plan");
+            let mut work = plan.work(0).expect("work");
+            w.step_on("configure-security-groups", &mut work)
+                .await
+                .expect("configured")
+        }
+    };
+    let (a, b) = tokio::join!(work("sg-race-a"), work("sg-race-b"));
+    assert_eq!(a["ownGroupId"], b["ownGroupId"], "one group");
+    let creators = [&a, &b]
+        .iter()
+        .filter(|o| o["created"] == json!(true))
+        .count();
+    assert_eq!(creators, 1, "{a} {b}");
+}

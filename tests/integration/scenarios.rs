@@ -4,7 +4,7 @@
 use atlas_privatelink::scenarios::{self, Row};
 
 /// The ids issue 10 requires, besides one `crash-after-<step>` per step.
-const REQUIRED: [&str; 18] = [
+const REQUIRED: [&str; 19] = [
     "eventual-consistency",
     "client-token-reprovision",
     "rollback-reprovision",
@@ -23,6 +23,7 @@ const REQUIRED: [&str; 18] = [
     "assume-role-denied",
     "atlas-429-storm",
     "atlas-5xx",
+    "service-answer-lost",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -34,6 +34,12 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             atlas_429_storm,
         ),
         Scenario::new(
+            "service-answer-lost",
+            Expected::Fails("InvalidRequest"),
+            "Atlas creates the endpoint service but the answer is lost; the run then fails (subnets in no supported zone): the service is still known as the run's (its claim) and removed",
+            service_answer_lost,
+        ),
+        Scenario::new(
             "atlas-5xx",
             Expected::Succeeds,
             "bursts of 500 and 503 on every read Atlas serves, ridden through",
@@ -110,6 +116,25 @@ fn atlas_5xx<'a>(env: &'a Env, _: &'static str) -> Run<'a> {
         let errors = sim.counters().server_errors;
         t.check(errors >= 20, || {
             format!("only {errors} server errors served")
+        });
+        t.finish(&result).await
+    })
+}
+
+fn service_answer_lost<'a>(env: &'a Env, _: &'static str) -> Run<'a> {
+    Box::pin(async move {
+        let mut t = Trial::us_east_1(env, |r| r).await?;
+        let sim = t.world.stack.sim.clone();
+        sim.inject(Fault::lose_answer("createEndpointService", 503));
+        // A failure before any link: removing a link would take the service with it anyway.
+        let network = t.world.add_network("us-east-1", &['e', 'f']).await?;
+        let request = in_network(&t, &network);
+        let result = t
+            .execute(Machine::Provision, &request, "answer-lost")
+            .await?;
+        let creates = sim.counters().requests("createEndpointService");
+        t.check(creates >= 2, || {
+            format!("the create was not retried after the lost answer ({creates} calls)")
         });
         t.finish(&result).await
     })

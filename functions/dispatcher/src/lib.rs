@@ -297,3 +297,41 @@ pub async fn dispatch(
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_arns_use_the_partition_of_the_region() {
+        assert_eq!(partition_of("us-east-1"), "aws");
+        assert_eq!(partition_of("cn-north-1"), "aws-cn");
+        assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
+        let vending = VendingSettings {
+            project_id: "5f0c0c0c0c0c0c0c0c0c0c0c".into(),
+            cluster_name: "Cluster0".into(),
+            regions: vec!["us-gov-west-1".into()],
+            vpc_tag: ("Name".into(), "workloads".into()),
+            role_name: "atlas-privatelink-target".into(),
+        };
+        let request = vending.request_for("123456789012");
+        assert_eq!(
+            request["aws"]["roleArn"],
+            "arn:aws-us-gov:iam::123456789012:role/atlas-privatelink-target"
+        );
+        assert_eq!(
+            request["aws"]["waitForAccountSeconds"],
+            VENDED_ACCOUNT_WAIT_SECONDS
+        );
+    }
+
+    #[test]
+    fn attempt_names_stay_within_80_characters() {
+        let base = "p".repeat(80);
+        assert_eq!(attempt_name(&base, 1), base);
+        let second = attempt_name(&base, 2);
+        assert_eq!(second.len(), 80);
+        assert!(second.ends_with("-2"));
+        assert!(attempt_name("provision-x", 12).ends_with("-12"));
+    }
+}

@@ -262,6 +262,16 @@ pub async fn deletable_by(
     }
 }
 
+/// Whether a DeleteSecret error says the secret is already scheduled for deletion
+/// (`InvalidRequestException`, "…currently marked deleted" / "…marked for deletion"): that
+/// is done. Any other `InvalidRequestException` (a bad recovery window, a secret that cannot
+/// be deleted) is an error.
+fn already_scheduled(code: Option<&str>, message: Option<&str>) -> bool {
+    code == Some("InvalidRequestException")
+        && message
+            .is_some_and(|m| m.contains("marked deleted") || m.contains("marked for deletion"))
+}
+
 /// Schedules the secret's deletion with a recovery window (7–30 days). Gone already is fine.
 pub async fn delete_secret(
     client: &Client,
@@ -277,19 +287,55 @@ pub async fn delete_secret(
     {
         Ok(_) => Ok(()),
         Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(()),
-        // Already scheduled for deletion ("…currently marked deleted" / "…marked for
-        // deletion"): done. Any other InvalidRequestException (a bad recovery window, say) is
-        // an error.
         Err(e)
-            if error_code(&e) == Some("InvalidRequestException")
-                && e.as_service_error()
-                    .and_then(|s| s.meta().message())
-                    .is_some_and(|m| {
-                        m.contains("marked deleted") || m.contains("marked for deletion")
-                    }) =>
+            if already_scheduled(
+                error_code(&e),
+                e.as_service_error().and_then(|s| s.meta().message()),
+            ) =>
         {
             Ok(())
         }
         Err(e) => Err(classify("DeleteSecret", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_already_scheduled_deletion_counts_as_done() {
+        let invalid = Some("InvalidRequestException");
+        assert!(already_scheduled(
+            invalid,
+            Some("You tried to perform the operation on a secret that's currently marked deleted.")
+        ));
+        assert!(already_scheduled(
+            invalid,
+            Some(
+                "You can't perform this operation on the secret because it was marked for deletion."
+            )
+        ));
+        assert!(!already_scheduled(
+            invalid,
+            Some(
+                "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays."
+            )
+        ));
+        assert!(!already_scheduled(invalid, None));
+        assert!(!already_scheduled(
+            Some("InvalidParameterException"),
+            Some("marked deleted")
+        ));
+    }
+
+    #[test]
+    fn content_tokens_differ_by_the_version_they_replace() {
+        assert_eq!(content_token("A", None), content_token("A", None));
+        assert_ne!(content_token("A", None), content_token("A", Some("v1")));
+        assert_ne!(
+            content_token("A", Some("v1")),
+            content_token("A", Some("v2"))
+        );
     }
 }
