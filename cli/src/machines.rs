@@ -100,6 +100,59 @@ mod tests {
         }
     }
 
+    /// Every `ErrorEquals` name in `value` (any depth), with whether it is in a `Retry`.
+    fn error_names(value: &serde_json::Value, in_retry: bool, out: &mut Vec<(String, bool)>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, v) in map {
+                    if key == "ErrorEquals" {
+                        for name in v.as_array().into_iter().flatten() {
+                            out.push((name.as_str().unwrap_or("").to_owned(), in_retry));
+                        }
+                    } else {
+                        error_names(v, in_retry || key == "Retry", out);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for v in items {
+                    error_names(v, in_retry, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_state_machines_match_on_our_error_names_and_retry_only_retryable_ones() {
+        use privatelink_core::ErrorName;
+        // Names that come from Step Functions or Lambda rather than from our steps.
+        let foreign = |name: &str| {
+            name.starts_with("States.")
+                || name.starts_with("Lambda.")
+                || name.starts_with("Sandbox.")
+        };
+        for machine in [Machine::Provision, Machine::Teardown] {
+            let definition: serde_json::Value =
+                serde_json::from_str(machine.definition()).expect("JSON");
+            let mut names = Vec::new();
+            error_names(&definition, false, &mut names);
+            assert!(!names.is_empty(), "{machine:?}");
+            for (name, retried) in names {
+                if foreign(&name) {
+                    continue;
+                }
+                let ours: ErrorName = name
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{machine:?}: {name} is not an ErrorName"));
+                assert!(
+                    !retried || ours.is_retryable(),
+                    "{machine:?} retries {name}, which ErrorName::is_retryable says is terminal"
+                );
+            }
+        }
+    }
+
     #[test]
     fn every_step_has_a_function_and_every_substitution_is_used() {
         for step in privatelink_core::steps::STEP_NAMES {
