@@ -111,6 +111,20 @@ impl TokenSource {
             async move { RawResponse::from_send(request.send().await).await }
         })
         .await?;
+        if raw.status == 404 {
+            // No token endpoint there: the credentials were never looked at.
+            return Err(AtlasError::Auth {
+                operation: OP,
+                status: raw.status,
+                code: "NOT_FOUND".to_owned(),
+                detail: format!(
+                    "{} answered 404 Not Found: the base URL is probably wrong (it is the \
+                     Atlas host, https://cloud.mongodb.com, or the simulator's address; set by \
+                     the credentials secret's baseUrl or ATLAS_BASE_URL)",
+                    self.token_url
+                ),
+            });
+        }
         if raw.status != 200 {
             return Err(AtlasError::Auth {
                 operation: OP,

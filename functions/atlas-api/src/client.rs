@@ -342,9 +342,9 @@ impl AtlasClient {
                         {
                             Ok(response) => RawResponse::from_send(Ok(response)).await,
                             Err(diqwest::error::Error::Reqwest(e)) => Err(transport_error(e)),
-                            Err(other) => Err(crate::retry::TransportError(format!(
-                                "digest authentication: {other}"
-                            ))),
+                            // Anything else is the challenge itself (missing, unreadable): no
+                            // retry makes it readable, so it is a refusal now, not an outage.
+                            Err(other) => Ok(unreadable_challenge(&other)),
                         },
                         (Auth::Bearer(_), Some(token)) => {
                             RawResponse::from_send(request.bearer_auth(token.expose()).send().await)
@@ -381,6 +381,23 @@ impl AtlasClient {
             );
             return Ok(raw);
         }
+    }
+}
+
+/// The answer standing for a Digest challenge the client cannot use: a 401 whose detail says
+/// why (the challenge text is Atlas's, never a secret), which becomes `AtlasAuthFailed`.
+fn unreadable_challenge(error: &diqwest::error::Error) -> RawResponse {
+    let body = serde_json::json!({
+        "error": 401,
+        "errorCode": "DIGEST_CHALLENGE_UNREADABLE",
+        "detail": format!(
+            "the Digest challenge could not be used ({error}): is the base URL an Atlas Admin API, and are these API keys?"
+        ),
+    });
+    RawResponse {
+        status: 401,
+        retry_after: None,
+        body: body.to_string().into_bytes(),
     }
 }
 
@@ -445,6 +462,82 @@ mod tests {
             .expect_err(bad);
             assert_eq!(err.error_name(), "InvalidRequest");
         }
+    }
+
+    /// A server answering every request with `answer` (a whole HTTP/1.1 response), counting
+    /// the requests.
+    async fn stub(
+        answer: &'static str,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = count.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    while let Ok(n) = socket.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        if socket.write_all(answer.as_bytes()).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        (format!("http://{addr}"), count)
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_digest_challenge_is_a_prompt_auth_failure() {
+        let (url, requests) = stub(
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest this-is-not-a-challenge\r\nContent-Length: 0\r\n\r\n",
+        )
+        .await;
+        let client = AtlasClient::new(
+            creds(),
+            ClientConfig::with_base_url(&url),
+            clock::SystemClock::shared(),
+        )
+        .expect("client");
+        let started = std::time::Instant::now();
+        let err = client
+            .list_endpoint_services("5f0c0c0c0c0c0c0c0c0c0c0c")
+            .await
+            .expect_err("refused");
+        assert_eq!(err.error_name(), "AtlasAuthFailed", "{err}");
+        assert!(err.to_string().contains("Digest challenge"), "{err}");
+        assert!(requests.load(std::sync::atomic::Ordering::SeqCst) <= 2);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn a_base_url_without_a_token_endpoint_says_so() {
+        let (url, _) = stub("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").await;
+        let client = AtlasClient::new(
+            Credentials::ServiceAccount {
+                client_id: "mdb_sa_id".into(),
+                client_secret: Secret::new("TOPSECRET"),
+            },
+            ClientConfig::with_base_url(&url),
+            clock::SystemClock::shared(),
+        )
+        .expect("client");
+        let err = client
+            .list_endpoint_services("5f0c0c0c0c0c0c0c0c0c0c0c")
+            .await
+            .expect_err("no token endpoint");
+        let text = err.to_string();
+        assert!(text.contains("404") && text.contains("base URL"), "{text}");
+        assert!(!text.contains("TOPSECRET"));
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub const ALREADY_EXISTS_FOR_REGION: &str = "PRIVATE_ENDPOINT_SERVICE_ALREADY_EX
 pub enum AtlasError {
     /// 401 or 403: wrong credentials, an expired key, a missing role, or an IP access list
     /// that does not include the caller.
-    #[error("{operation}: Atlas refused the credentials (HTTP {status} {code}): {detail}")]
+    #[error("{operation}: Atlas did not authenticate the call (HTTP {status} {code}): {detail}")]
     Auth {
         /// The operation that failed.
         operation: &'static str,
