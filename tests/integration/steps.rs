@@ -713,3 +713,62 @@ async fn a_role_in_the_target_account_is_assumed() {
     outcome.expect("provisioned through the assumed role");
     assert!(work.vpc_endpoint.as_ref().expect("vpce").created);
 }
+
+/// Errors that guide (issue 14): where a missing resource was looked for, a missing
+/// database-user secret found before anything is made, and what teardown removed.
+#[tokio::test]
+async fn errors_say_where_they_looked_and_teardown_says_what_it_removed() {
+    let w = World::new(&["us-east-1"]).await;
+    let mut request = w.request();
+    request["endpoints"][0]["vpcId"] = json!("vpc-0123456789abcdef0");
+    let err = w
+        .validate("nowhere", request)
+        .await
+        .expect_err("no such VPC");
+    assert!(
+        err.message.starts_with("endpoints[0].vpcId: ")
+            && err
+                .message
+                .contains("the functions' own account, region us-east-1"),
+        "{err}"
+    );
+
+    let mut request = w.request();
+    request["secret"] = json!({"databaseUserSecretArn":
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:no-such-user-AbCdEf"});
+    let result = w
+        .execute(
+            atlas_privatelink::machines::Machine::Provision,
+            request,
+            "no-user",
+        )
+        .await;
+    let (error, cause) = integration_tests::world::failure(&result).expect("failed");
+    assert_eq!(error, "InvalidRequest");
+    assert!(
+        cause.starts_with("secret.databaseUserSecretArn: "),
+        "{cause}"
+    );
+    assert_eq!(result.entered_states(), ["Validate", "RequestRejected"]);
+    assert!(w.vpc_endpoints(&w.networks[0]).await.is_empty());
+
+    let up = w
+        .execute(
+            atlas_privatelink::machines::Machine::Provision,
+            w.request(),
+            "up",
+        )
+        .await;
+    integration_tests::world::assert_succeeded(&up);
+    let down = w
+        .execute(
+            atlas_privatelink::machines::Machine::Teardown,
+            w.request(),
+            "down",
+        )
+        .await;
+    integration_tests::world::assert_succeeded(&down);
+    let output = down.output.expect("output");
+    let links = &output["removed"][0]["links"];
+    assert_eq!(links.as_array().map(Vec::len), Some(1), "{output}");
+}

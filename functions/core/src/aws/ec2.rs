@@ -96,11 +96,13 @@ fn tag_spec(resource: ResourceType, tags: &[(String, String)]) -> TagSpecificati
         .build()
 }
 
-/// Reads one VPC. `field` names the request field for the error when it does not exist.
+/// Reads one VPC. `field` names the request field for the error when it does not exist, and
+/// `place` where it was looked for (account and region).
 pub async fn describe_vpc(
     client: &Client,
     vpc_id: &str,
     field: &str,
+    place: &str,
 ) -> Result<VpcInfo, StepError> {
     let out = client
         .describe_vpcs()
@@ -108,12 +110,10 @@ pub async fn describe_vpc(
         .send()
         .await
         .map_err(|e| classify("DescribeVpcs", e))?;
-    out.vpcs().first().map(vpc_info).ok_or_else(|| {
-        StepError::invalid(
-            field,
-            format!("VPC {vpc_id} does not exist in this account and region"),
-        )
-    })
+    out.vpcs()
+        .first()
+        .map(vpc_info)
+        .ok_or_else(|| StepError::invalid(field, format!("VPC {vpc_id} does not exist in {place}")))
 }
 
 fn vpc_info(vpc: &aws_sdk_ec2::types::Vpc) -> VpcInfo {

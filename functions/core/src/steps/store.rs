@@ -105,7 +105,9 @@ fn secret_home(request: &ProvisionRequest) -> (Option<&str>, &str) {
     (request.aws.role_arn.as_deref(), region)
 }
 
-async fn database_user(
+/// The database user of the request's `secret.databaseUserSecretArn` (username and
+/// password), or `InvalidRequest` naming that field when the secret is missing or lacks them.
+pub(crate) async fn database_user(
     ctx: &Context,
     request: &ProvisionRequest,
 ) -> Result<Option<(String, String)>, StepError> {

@@ -57,10 +57,20 @@ pub async fn teardown_endpoint(ctx: &Context, work: EndpointWork) -> Result<Remo
                         vpce.id
                     )));
                 }
-                Err(e) if e.is_not_found() => {}
+                // Gone: removed by this teardown, in this attempt or an earlier one (whose
+                // output the retry does not see), so reported here.
+                Err(e) if e.is_not_found() => removed.links.push(vpce.id.clone()),
                 Err(e) => return Err(atlas_error(e)),
             }
         }
+    } else {
+        // Atlas removed the service with its last link. An endpoint whose link the provider
+        // removed shows `rejected` in EC2: those links were this teardown's.
+        removed.links.extend(
+            ours.iter()
+                .filter(|v| v.state.eq_ignore_ascii_case("rejected"))
+                .map(|v| v.id.clone()),
+        );
     }
     // 2. Delete our VPC endpoints and wait until they are gone.
     for vpce in &ours {

@@ -66,6 +66,11 @@ pub async fn validate(ctx: &Context, input: Value) -> Result<Plan, StepError> {
             }
         }
     }
+    // The database-user secret is needed only at the end (store-connection-strings); read it
+    // now, so a missing secret or key fails before anything is created.
+    if input.purpose == Purpose::Provision {
+        super::store::database_user(ctx, &request).await?;
+    }
     Ok(Plan {
         execution: input.execution,
         request,
@@ -194,9 +199,10 @@ async fn plan_endpoint(
         .aws
         .for_region(request.aws.role_arn.as_deref(), region)
         .await?;
+    let place = place(request, region);
     let (vpc, subnet_ids) = match &endpoint.vpc {
         VpcSelector::Ids { vpc_id, subnet_ids } => {
-            let vpc = ec2::describe_vpc(&clients.ec2, vpc_id, &at("vpcId")).await?;
+            let vpc = ec2::describe_vpc(&clients.ec2, vpc_id, &at("vpcId"), &place).await?;
             let wanted: Vec<String> = subnet_ids.iter().map(|s| s.to_string()).collect();
             let found = ec2::describe_subnets(&clients.ec2, &wanted).await?;
             for (j, id) in wanted.iter().enumerate() {
@@ -204,7 +210,7 @@ async fn plan_endpoint(
                     None => {
                         return Err(StepError::invalid(
                             at(&format!("subnetIds[{j}]")),
-                            format!("subnet {id} does not exist in {region}"),
+                            format!("subnet {id} does not exist in {place}"),
                         ));
                     }
                     Some(s) if s.vpc_id != vpc.vpc_id => {
@@ -226,7 +232,7 @@ async fn plan_endpoint(
                     return Err(StepError::invalid(
                         at("vpcTag"),
                         format!(
-                            "no VPC in {region} is tagged {}={}",
+                            "no VPC in {place} is tagged {}={}",
                             vpc_tag.key, vpc_tag.value
                         ),
                     ));
@@ -262,7 +268,7 @@ async fn plan_endpoint(
             (vpc, subnets.into_iter().map(|s| s.subnet_id).collect())
         }
     };
-    check_security_groups(&clients.ec2, endpoint, &vpc.vpc_id, &at).await?;
+    check_security_groups(&clients.ec2, endpoint, &vpc.vpc_id, &at, &place).await?;
     Ok(EndpointPlan {
         index,
         region: region.to_owned(),
@@ -280,12 +286,25 @@ async fn plan_endpoint(
     })
 }
 
+/// Where the endpoint's resources are looked for, for error messages: the account (through
+/// the request's role, or the functions' own) and the region.
+fn place(request: &ProvisionRequest, region: &str) -> String {
+    match &request.aws.role_arn {
+        Some(role) => format!(
+            "account {} (through role {role}), region {region}",
+            role.account_id()
+        ),
+        None => format!("the functions' own account, region {region}"),
+    }
+}
+
 /// Groups to attach must exist in the endpoint's VPC; groups to allow from must exist.
 async fn check_security_groups(
     client: &aws_sdk_ec2::Client,
     endpoint: &Endpoint,
     vpc_id: &str,
     at: &(dyn Fn(&str) -> String + Sync),
+    place: &str,
 ) -> Result<(), StepError> {
     let spec = &endpoint.security_groups;
     let lists = [
@@ -311,7 +330,7 @@ async fn check_security_groups(
                 None => {
                     return Err(StepError::invalid(
                         at(&format!("{field}[{j}]")),
-                        format!("security group {id} does not exist"),
+                        format!("security group {id} does not exist in {place}"),
                     ));
                 }
                 Some((_, vpc)) if same_vpc && vpc != vpc_id => {
