@@ -4,7 +4,8 @@
 //! atlas-sim [--port N] [--time-scale F] [--scenario FILE.json] [--contract SPEC.yaml]
 //! ```
 //! Prints `listening on http://127.0.0.1:PORT` on stdout once ready, logs JSON lines on
-//! stderr (`RUST_LOG` filters), and exits on SIGTERM or SIGINT.
+//! stderr (`RUST_LOG` filters), and exits on SIGTERM or SIGINT. `--help` documents the control
+//! endpoints and the built-in credentials.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -13,48 +14,61 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use atlas_sim::{AtlasSim, Contract, Scenario, SimConfig};
+use clap::Parser;
 use clock::ScaledClock;
 
-const USAGE: &str = "usage: atlas-sim [--port N (0 = any)] [--time-scale F] [--scenario FILE.json] [--contract SPEC.yaml]";
+/// What `--help` adds after the options: how to drive the simulator once it runs.
+const AFTER_HELP: &str = "\
+Atlas Admin API v2 (private endpoints, clusters) at http://127.0.0.1:PORT/api/atlas/v2, its
+OAuth token endpoint at /api/oauth/token.
 
-#[derive(Debug, Default)]
+Built-in credentials (also in SimConfig::default):
+  service account  clientId sim-client-id, clientSecret sim-client-secret
+  API key          publicKey simpublickey, privateKey sim-private-key-0000 (HTTP Digest)
+A credentials secret for atlas-privatelink: {\"clientId\": \"sim-client-id\",
+\"clientSecret\": \"sim-client-secret\", \"baseUrl\": \"http://127.0.0.1:PORT\"}.
+
+It starts with no cluster. Control endpoints (JSON):
+  PUT  /__sim/scenario   change the set-up; every field optional: clusters (seed them:
+                         [{\"groupId\": \"<24 hex>\", \"name\": \"Cluster0\", \"regions\":
+                         [\"US_EAST_1\"]}]), delays (seconds: serviceAvailable, serviceDelete,
+                         interfacePending, interfaceAvailable, interfaceDelete, clusterIdle),
+                         outcomes, rateLimit (null: off), faults, accessList (CIDRs; null: off),
+                         serviceReadyStatus, serviceAccounts, apiKeys, tokenTtl, nonceTtl.
+                         --scenario FILE applies the same document at start.
+  POST /__sim/clusters   seed one cluster (the object above)
+  POST /__sim/faults     queue a fault: {\"operation\": \"getCluster\", \"count\": 2,
+                         \"kind\": \"error\", \"status\": 503} (kinds: error, slow, loseAnswer)
+  GET  /__sim/state      every service, interface and cluster, and the settings
+  GET  /__sim/counters   requests per operation, statuses, rate-limited and forbidden counts
+  POST /__sim/reset      forget everything but the start configuration
+
+State changes follow the clock (--time-scale 100: 150 s of Atlas time in 1.5 s).";
+
+/// The Atlas simulator as a process: prints `listening on http://127.0.0.1:PORT` once ready,
+/// logs JSON lines on stderr (`RUST_LOG` filters), exits on SIGTERM or SIGINT.
+#[derive(Debug, Parser)]
+#[command(version, about, after_help = AFTER_HELP)]
 struct Args {
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Run this many times faster than real time (use the same factor for the client).
+    #[arg(long, default_value_t = 1.0, value_parser = positive)]
     time_scale: f64,
+    /// A scenario document (see below) applied at start.
+    #[arg(long)]
     scenario: Option<PathBuf>,
+    /// Check every request and response against this Atlas OpenAPI spec.
+    #[arg(long)]
     contract: Option<PathBuf>,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        time_scale: 1.0,
-        ..Args::default()
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--port" => {
-                let v = value()?;
-                args.port = v
-                    .parse()
-                    .map_err(|_| format!("--port {v}: not a port number"))?;
-            }
-            "--time-scale" => {
-                let v = value()?;
-                args.time_scale = v
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|f| f.is_finite() && *f > 0.0)
-                    .ok_or_else(|| format!("--time-scale {v}: not a positive number"))?;
-            }
-            "--scenario" => args.scenario = Some(PathBuf::from(value()?)),
-            "--contract" => args.contract = Some(PathBuf::from(value()?)),
-            "-h" | "--help" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown argument {other}\n{USAGE}")),
-        }
-    }
-    Ok(args)
+fn positive(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite() && *f > 0.0)
+        .ok_or_else(|| format!("{text}: not a positive number"))
 }
 
 async fn shutdown_signal() {
@@ -126,13 +140,7 @@ async fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
