@@ -9,7 +9,7 @@
 //! name is derived from the request, so a duplicated event starts one execution.
 #![warn(missing_docs)]
 
-use aws_sdk_sfn::error::ProvideErrorMetadata;
+use privatelink_core::aws::errors::classify;
 use privatelink_core::steps::execution_name;
 use privatelink_core::{ErrorName, StepError, parse_request};
 use serde_json::{Value, json};
@@ -160,21 +160,6 @@ fn execution_arn(state_machine_arn: &str, name: &str) -> String {
     )
 }
 
-fn sfn_error<E: ProvideErrorMetadata>(operation: &str, name: &str, e: &E) -> StepError {
-    let code = e.code().unwrap_or("Unknown").to_owned();
-    let error = match code.as_str() {
-        "ThrottlingException" => ErrorName::AwsThrottled,
-        "ExecutionAlreadyExists" | "InvalidName" | "StateMachineDoesNotExist" => {
-            ErrorName::InvalidRequest
-        }
-        _ => ErrorName::AwsUnavailable,
-    };
-    StepError::new(
-        error,
-        format!("{operation} {name}: {code}: {}", e.message().unwrap_or("")),
-    )
-}
-
 /// Validates `request` and starts the provisioning execution for it.
 ///
 /// The name is derived from the request, so a duplicated event finds the execution already
@@ -232,7 +217,7 @@ pub async fn start(
                     duplicate: true,
                 });
             }
-            Err(e) => return Err(sfn_error("StartExecution", &name, &e)),
+            Err(e) => return Err(classify(&format!("StartExecution {name}"), e)),
         }
     }
     Err(StepError::invalid(
@@ -263,7 +248,7 @@ async fn describe_status(
         {
             Ok(None)
         }
-        Err(e) => Err(sfn_error("DescribeExecution", name, &e)),
+        Err(e) => Err(classify(&format!("DescribeExecution {name}"), e)),
     }
 }
 
