@@ -509,11 +509,11 @@ fn placeholders_are_found() {
 
 /// `[package] name` and the `[[bin]]`/`src/bin` binaries of a crate directory.
 fn crate_binaries(dir: &Path) -> (String, BTreeSet<String>) {
-    let manifest: toml_lite::Manifest = toml_lite::parse(
-        &std::fs::read_to_string(dir.join("Cargo.toml"))
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.join("Cargo.toml").display())),
-    );
-    let mut bins: BTreeSet<String> = manifest.bins.into_iter().collect();
+    let path = dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let manifest: Manifest =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut bins: BTreeSet<String> = manifest.bin.into_iter().map(|b| b.name).collect();
     if let Ok(entries) = std::fs::read_dir(dir.join("src/bin")) {
         for entry in entries.flatten() {
             let path = entry.path();
@@ -530,42 +530,22 @@ fn crate_binaries(dir: &Path) -> (String, BTreeSet<String>) {
         }
     }
     if dir.join("src/main.rs").exists() {
-        bins.insert(manifest.package.clone());
+        bins.insert(manifest.package.name.clone());
     }
-    (manifest.package, bins)
+    (manifest.package.name, bins)
 }
 
-/// Just enough of a Cargo manifest: the package name and `[[bin]]` names.
-mod toml_lite {
-    pub struct Manifest {
-        pub package: String,
-        pub bins: Vec<String>,
-    }
+/// The parts of a Cargo manifest the checks need: the package name and `[[bin]]` names.
+#[derive(serde::Deserialize)]
+struct Manifest {
+    package: NamedItem,
+    #[serde(default)]
+    bin: Vec<NamedItem>,
+}
 
-    pub fn parse(text: &str) -> Manifest {
-        let mut section = String::new();
-        let mut package = None;
-        let mut bins = Vec::new();
-        for line in text.lines().map(str::trim) {
-            if line.starts_with('[') {
-                section = line.to_owned();
-                continue;
-            }
-            let Some((key, value)) = line.split_once('=') else {
-                continue;
-            };
-            let value = value.trim().trim_matches('"').to_owned();
-            match (section.as_str(), key.trim()) {
-                ("[package]", "name") => package = Some(value),
-                ("[[bin]]", "name") => bins.push(value),
-                _ => {}
-            }
-        }
-        Manifest {
-            package: package.expect("Cargo.toml has [package] name"),
-            bins,
-        }
-    }
+#[derive(serde::Deserialize)]
+struct NamedItem {
+    name: String,
 }
 
 #[test]
