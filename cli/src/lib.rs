@@ -5,6 +5,7 @@
 
 pub mod demo;
 pub mod local;
+pub mod localstack;
 pub mod machines;
 pub mod scenarios;
 pub mod timeline;

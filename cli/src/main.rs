@@ -44,6 +44,12 @@ enum Command {
     /// simulator, virtual time) and prints a table: id, expected and actual outcome, what was
     /// left in AWS and Atlas, duplicates. Exits 1 if any row differs from its expectation.
     Scenarios(ScenarioArgs),
+    /// The local world as a tool: `up` starts moto behind the AWS front and the Atlas
+    /// simulator in the background, seeds a cluster, a VPC, credentials and a database user,
+    /// writes local-request.json and prints the exports for `run --local`; `status` shows it;
+    /// `down` stops it.
+    #[command(subcommand)]
+    Local(LocalCommand),
     /// Validates a request and starts the deployed provisioning state machine on it, under the
     /// name derived from the request (a repeat finds the same execution). Prints its ARN.
     Start {
@@ -62,6 +68,98 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         poll_seconds: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum LocalCommand {
+    /// Starts the local stack in the background and prints the `export` lines to use.
+    Up {
+        /// Run Atlas and the AWS front this many times faster than real time (give `run
+        /// --local` the same factor).
+        #[arg(long, default_value_t = 100.0)]
+        time_scale: f64,
+        /// AWS regions of the seeded cluster (a VPC is made in each).
+        #[arg(long, value_delimiter = ',', default_value = "us-east-1")]
+        regions: Vec<String>,
+        /// Where the stack's state and log go.
+        #[arg(long, default_value = ".local")]
+        dir: PathBuf,
+        /// The request file to write.
+        #[arg(long, default_value = "local-request.json")]
+        request: PathBuf,
+    },
+    /// What runs, where, and what was seeded.
+    Status {
+        /// The stack's directory.
+        #[arg(long, default_value = ".local")]
+        dir: PathBuf,
+    },
+    /// Stops exactly what `up` started.
+    Down {
+        /// The stack's directory.
+        #[arg(long, default_value = ".local")]
+        dir: PathBuf,
+    },
+    /// The process `up` starts (it owns moto, the AWS front and the simulator).
+    #[command(hide = true)]
+    Serve {
+        /// Speed-up of the clock.
+        #[arg(long)]
+        time_scale: f64,
+        /// Regions of the cluster.
+        #[arg(long, value_delimiter = ',')]
+        regions: Vec<String>,
+        /// The stack's directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The request file to write.
+        #[arg(long)]
+        request: PathBuf,
+    },
+}
+
+async fn local(command: LocalCommand) -> Result<ExitCode, String> {
+    use atlas_privatelink::localstack;
+    match command {
+        LocalCommand::Up {
+            time_scale,
+            regions,
+            dir,
+            request,
+        } => {
+            let state = localstack::up(&dir, time_scale, &regions, &request)?;
+            eprintln!(
+                "local stack up (pid {}): Atlas simulator {} ({}x), AWS front {}; request {}",
+                state.pid,
+                state.atlas_base_url,
+                state.time_scale,
+                state.aws_endpoint,
+                state.request.display()
+            );
+            println!("{}", state.exports());
+            Ok(ExitCode::SUCCESS)
+        }
+        LocalCommand::Status { dir } => {
+            println!("{}", localstack::status(&dir));
+            Ok(ExitCode::SUCCESS)
+        }
+        LocalCommand::Down { dir } => {
+            match localstack::down(&dir)? {
+                Some(pid) => eprintln!("local stack (pid {pid}) stopped"),
+                None => eprintln!("no local stack"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LocalCommand::Serve {
+            time_scale,
+            regions,
+            dir,
+            request,
+        } => {
+            localstack::serve(&dir, time_scale, &regions, &request).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -270,6 +368,7 @@ async fn main() -> ExitCode {
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::Scenarios(args) => scenarios(args).await,
+        Command::Local(command) => local(command).await,
         Command::Start {
             request,
             state_machine,

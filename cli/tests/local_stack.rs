@@ -1,0 +1,110 @@
+//! The README's "Running it → Locally" sequence, as written: `local up` → `run --local` →
+//! `teardown --local` → `local down`, with the binary a user runs.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn cli(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_atlas-privatelink"))
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .expect("atlas-privatelink runs")
+}
+
+/// `export A=1 B=2` → `[(A, 1), (B, 2)]`.
+fn exports(line: &str) -> Vec<(String, String)> {
+    line.trim()
+        .trim_start_matches("export ")
+        .split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Stops the stack however the test ends.
+struct Down<'a>(&'a Path);
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        if self.0.join(".local/state.json").exists() {
+            let _ = cli(self.0, &["local", "down"], &[]);
+        }
+    }
+}
+
+#[test]
+fn the_documented_local_sequence_works_as_written() {
+    let dir = std::env::temp_dir().join(format!("atlas-privatelink-local-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let up = cli(&dir, &["local", "up", "--time-scale", "200"], &[]);
+    let _down = Down(&dir);
+    assert!(
+        up.status.success(),
+        "local up: {}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let env = exports(&String::from_utf8_lossy(&up.stdout));
+    for key in [
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "ATLAS_BASE_URL",
+        "CLAIMS_TABLE",
+    ] {
+        assert!(env.iter().any(|(k, _)| k == key), "no {key} in {env:?}");
+    }
+    assert!(dir.join("local-request.json").exists());
+    let status = cli(&dir, &["local", "status"], &[]);
+    assert!(String::from_utf8_lossy(&status.stdout).contains("running"));
+
+    let run = cli(
+        &dir,
+        &[
+            "run",
+            "--local",
+            "local-request.json",
+            "--time-scale",
+            "200",
+        ],
+        &env,
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "run --local: {stderr}");
+    let output: serde_json::Value =
+        serde_json::from_slice(&run.stdout).expect("the execution output is JSON");
+    assert!(output["secretName"].is_string(), "{output}");
+    assert!(stderr.contains("-> LinkEndpoint"), "{stderr}");
+
+    let teardown = cli(
+        &dir,
+        &[
+            "teardown",
+            "--local",
+            "local-request.json",
+            "--time-scale",
+            "200",
+        ],
+        &env,
+    );
+    assert!(
+        teardown.status.success(),
+        "teardown --local: {}",
+        String::from_utf8_lossy(&teardown.stderr)
+    );
+    let removed: serde_json::Value =
+        serde_json::from_slice(&teardown.stdout).expect("the teardown output is JSON");
+    assert_eq!(
+        removed["removed"][0]["vpcEndpoints"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    let down = cli(&dir, &["local", "down"], &[]);
+    assert!(down.status.success());
+    assert!(!dir.join(".local/state.json").exists());
+    let status = cli(&dir, &["local", "status"], &[]);
+    assert!(String::from_utf8_lossy(&status.stdout).contains("no local stack"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
