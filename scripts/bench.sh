@@ -14,7 +14,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
-"$ROOT/scripts/install-tools.sh"
+"$ROOT/scripts/install-tools.sh" moto
 
 cold=1
 sections="cold,lag,scale"

@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
-"$ROOT/scripts/install-tools.sh"
+"$ROOT/scripts/install-tools.sh" moto
 export MOTO_SERVER_BIN="$TOOLS_DIR/venv/bin/moto_server"
 log "building the atlas-privatelink CLI"
 cargo build --quiet --locked -p atlas-privatelink

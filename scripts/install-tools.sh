@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Installs the local tools the tests and the demo use, from the package registries, into
-# $TOOLS_DIR (default .tools/ in the clone). Idempotent: a second run checks and returns.
+# Installs the local tools, from the package registries, into $TOOLS_DIR (default .tools/ in
+# the clone). Idempotent: a second run checks and returns.
+#   install-tools.sh          everything the tests use (moto, the ASL and template linters, the
+#                             IAM evaluation)
+#   install-tools.sh moto     only moto: what the demo, the local stack and the benchmark need
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -10,6 +13,7 @@ if [ ! -x "$venv/bin/moto_server" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.1,<6'
 fi
+[ "${1:-all}" = "moto" ] && exit 0
 
 # Step Functions references for the conformance and lint tests (tests/integration/conformance.rs):
 # a local Node 22 (npm's `node` package; aws-local-stepfunctions 3 needs Node >= 22) with
