@@ -94,6 +94,16 @@ enum LocalCommand {
         #[arg(long, default_value = ".local")]
         dir: PathBuf,
     },
+    /// Makes your own request runnable on the local stack: seeds its cluster, creates the VPCs
+    /// and secrets it names where missing, and writes it (with the local ids) to
+    /// `<name>.local.json`.
+    Seed {
+        /// The request JSON file.
+        request: PathBuf,
+        /// The stack's directory.
+        #[arg(long, default_value = ".local")]
+        dir: PathBuf,
+    },
     /// Stops exactly what `up` started.
     Down {
         /// The stack's directory.
@@ -141,6 +151,16 @@ async fn local(command: LocalCommand) -> Result<ExitCode, String> {
         }
         LocalCommand::Status { dir } => {
             println!("{}", localstack::status(&dir));
+            Ok(ExitCode::SUCCESS)
+        }
+        LocalCommand::Seed { request, dir } => {
+            let state = localstack::read_state(&dir)
+                .ok_or("no local stack: start one with `atlas-privatelink local up`")?;
+            let seeded = localstack::seed(&state, &request).await?;
+            for change in &seeded.changes {
+                eprintln!("  {change}");
+            }
+            println!("{}", seeded.request.display());
             Ok(ExitCode::SUCCESS)
         }
         LocalCommand::Down { dir } => {

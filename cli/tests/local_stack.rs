@@ -101,6 +101,36 @@ fn the_documented_local_sequence_works_as_written() {
         Some(1)
     );
 
+    // A request of one's own, naming things the local world does not have: `local seed`
+    // makes it runnable.
+    let own = serde_json::json!({
+        "atlas": {"projectId": "0123456789abcdef01234567", "clusterName": "Orders",
+                  "credentialsSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/atlas-api-AbCdEf"},
+        "endpoints": [{"region": "us-east-1", "vpcTag": {"key": "Name", "value": "orders-vpc"}}],
+        "secret": {"databaseUserSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/orders-user-AbCdEf"}
+    });
+    std::fs::write(dir.join("orders.json"), own.to_string()).expect("write request");
+    let seeded = cli(&dir, &["local", "seed", "orders.json"], &[]);
+    assert!(
+        seeded.status.success(),
+        "local seed: {}",
+        String::from_utf8_lossy(&seeded.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&seeded.stdout).trim_end(),
+        "orders.local.json"
+    );
+    let run = cli(
+        &dir,
+        &["run", "--local", "orders.local.json", "--time-scale", "200"],
+        &env,
+    );
+    assert!(
+        run.status.success(),
+        "run --local on a seeded request: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
     let down = cli(&dir, &["local", "down"], &[]);
     assert!(down.status.success());
     assert!(!dir.join(".local/state.json").exists());

@@ -3,8 +3,10 @@
 //! (`local serve`, which owns them), seeds a cluster, a VPC with subnets in two zones, the
 //! Atlas credentials and a database-user secret and the claims table, writes a ready
 //! `local-request.json`, and prints the `export` lines that point `run --local` and
-//! `teardown --local` at it. `down` stops exactly what `up` started.
+//! `teardown --local` at it. `seed REQUEST.json` makes a user's own request runnable on it.
+//! `down` stops exactly what `up` started.
 
+mod seed;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+pub use seed::{Seeded, seed};
 pub use serve::serve;
 
 /// What `local serve` runs and seeded, as `local up` and `local status` read it.
