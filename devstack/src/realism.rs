@@ -83,6 +83,15 @@ impl Realism {
         }
     }
 
+    /// The same with fixed delays instead of drawn ones (a scenario or a test that must not
+    /// depend on a draw): new ids visible after `visible_after`, endpoints created after
+    /// `created_after`.
+    pub fn with_fixed_delays(mut self, visible_after: Duration, created_after: Duration) -> Self {
+        self.ec2_visibility_delay = Some((visible_after, visible_after));
+        self.endpoint_creation = Some((created_after, created_after));
+        self
+    }
+
     /// The same with EC2 reporting `available` at Atlas's acceptance.
     pub fn with_acceptance(mut self, acceptance: Acceptance) -> Self {
         self.acceptance = acceptance;

@@ -15,17 +15,10 @@ use serde_json::{Value, json};
 
 /// Realistic rules with fixed delays, so a test does not depend on a draw.
 fn fixed(visible_after: u64, created_after: u64) -> Realism {
-    Realism {
-        ec2_visibility_delay: Some((
-            Duration::from_secs(visible_after),
-            Duration::from_secs(visible_after),
-        )),
-        endpoint_creation: Some((
-            Duration::from_secs(created_after),
-            Duration::from_secs(created_after),
-        )),
-        ..Realism::realistic()
-    }
+    Realism::realistic().with_fixed_delays(
+        Duration::from_secs(visible_after),
+        Duration::from_secs(created_after),
+    )
 }
 
 #[tokio::test]
@@ -345,23 +338,21 @@ async fn secret_content_a_b_a_ends_with_a_current() {
         .expect("read");
     assert_eq!(current.secret_string(), Some("A"));
     // Writing A again changes nothing.
-    let versions = client
-        .list_secret_version_ids()
-        .secret_id(&name)
-        .send()
-        .await
-        .expect("list");
-    let before = versions.versions().len();
+    let versions = || async {
+        client
+            .list_secret_version_ids()
+            .secret_id(&name)
+            .send()
+            .await
+            .expect("list")
+            .versions()
+            .len()
+    };
+    let before = versions().await;
     write_secret(&client, &name, "A", None, &[], "aba", "owner")
         .await
         .expect("write");
-    let versions = client
-        .list_secret_version_ids()
-        .secret_id(&name)
-        .send()
-        .await
-        .expect("list");
-    assert_eq!(versions.versions().len(), before);
+    assert_eq!(versions().await, before);
 }
 
 /// moto follows these AWS rules itself, so the front leaves them alone; if a moto upgrade

@@ -151,7 +151,7 @@ pub async fn seed(state: &State, request_path: &Path) -> Result<Seeded, String> 
     if let Some(arn) = &request.secret.database_user_secret_arn
         && !exists(arn.to_string()).await
     {
-        let name = format!("local/{}", secret_name(arn.as_str()));
+        let name = format!("local/{}", arn.name());
         let made = create_database_user_secret(&secrets, &name, "app", "local-password-1").await?;
         raw["secret"]["databaseUserSecretArn"] = json!(made);
         changes.push(format!(
@@ -180,15 +180,6 @@ fn local_name(path: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "request".to_owned());
     path.with_file_name(format!("{stem}.local.json"))
-}
-
-/// The name part of a secret ARN (`…:secret:NAME-AbCdEf` → `NAME`).
-fn secret_name(arn: &str) -> &str {
-    let name = arn.split(":secret:").nth(1).unwrap_or(arn);
-    match name.rsplit_once('-') {
-        Some((base, suffix)) if suffix.len() == 6 => base,
-        _ => name,
-    }
 }
 
 async fn aws_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {

@@ -65,13 +65,10 @@ pub(super) fn scenarios() -> Vec<Scenario> {
 /// Realistic rules with fixed delays (new ids visible after `visible_after` s, endpoints
 /// created in `created_after` s), so a scenario does not depend on a draw.
 fn fixed(realism: Realism, visible_after: u64, created_after: u64) -> Realism {
-    let visible = Duration::from_secs(visible_after);
-    let created = Duration::from_secs(created_after);
-    Realism {
-        ec2_visibility_delay: Some((visible, visible)),
-        endpoint_creation: Some((created, created)),
-        ..realism
-    }
+    realism.with_fixed_delays(
+        Duration::from_secs(visible_after),
+        Duration::from_secs(created_after),
+    )
 }
 
 fn eventual_consistency<'a>(env: &'a Env, _: &'static str) -> Run<'a> {

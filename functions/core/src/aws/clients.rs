@@ -27,7 +27,6 @@ pub struct RegionClients {
 /// Builds and caches [`RegionClients`].
 pub struct AwsClients {
     base: SdkConfig,
-    ec2_interceptors: Vec<SharedInterceptor>,
     interceptors: Vec<InterceptorFactory>,
     cache: Mutex<HashMap<(Option<String>, String), RegionClients>>,
 }
@@ -49,7 +48,6 @@ impl std::fmt::Debug for AwsClients {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AwsClients")
             .field("base", &self.base)
-            .field("ec2_interceptors", &self.ec2_interceptors)
             .field("interceptors", &self.interceptors.len())
             .finish_non_exhaustive()
     }
@@ -81,21 +79,12 @@ impl AwsClients {
     pub fn from_config(base: SdkConfig) -> Self {
         Self {
             base,
-            ec2_interceptors: Vec::new(),
             interceptors: Vec::new(),
             cache: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Adds an interceptor to every EC2 client built from now on. The local stack uses one
-    /// to let EC2 (moto) report a VPC endpoint's acceptance the way AWS does; Lambda uses none.
-    pub fn with_ec2_interceptor(mut self, interceptor: impl Intercept + 'static) -> Self {
-        self.ec2_interceptors
-            .push(SharedInterceptor::new(interceptor));
-        self
-    }
-
-    /// Adds an interceptor to every client (EC2 and Secrets Manager) built from now on, made by
+    /// Adds an interceptor to every client (EC2, Secrets Manager, DynamoDB) built from now on, made by
     /// `make` for each role and region the clients are built for. The local stack's IAM test
     /// uses one to record every call with the function that made it; Lambda uses none.
     pub fn with_interceptor<I, F>(mut self, make: F) -> Self
@@ -162,7 +151,7 @@ impl AwsClients {
         let scope = ClientScope { role_arn, region };
         let scoped: Vec<SharedInterceptor> = self.interceptors.iter().map(|f| f(scope)).collect();
         let mut ec2_config = aws_sdk_ec2::config::Builder::from(&config);
-        for interceptor in self.ec2_interceptors.iter().chain(&scoped) {
+        for interceptor in &scoped {
             ec2_config.push_interceptor(interceptor.clone());
         }
         let mut secrets_config = aws_sdk_secretsmanager::config::Builder::from(&config);

@@ -11,6 +11,7 @@ use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use clock::Clock;
 
 use super::errors::error_code;
+use crate::error::StepError;
 
 /// How long a new id may stay invisible before "not found" is believed. AWS gives no bound;
 /// its guidance is back-off for up to a few minutes, and ids of ours show up within seconds.
@@ -63,4 +64,28 @@ where
             _ => return result,
         }
     }
+}
+
+/// A list that EC2 may not show a new resource in yet: `fetch` again (1 s doubling to 8 s) while
+/// `missing` says the resource is not there and the visibility budget lasts; then the last
+/// answer stands. Used where something may have been made moments ago by a step whose output
+/// was lost, so an empty list is believed only after the budget.
+pub async fn list_until_shown<T, F, Fut>(
+    clock: &dyn Clock,
+    missing: impl Fn(&T) -> bool,
+    mut fetch: F,
+) -> Result<T, StepError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StepError>>,
+{
+    let started = clock.now();
+    let mut wait = Duration::from_secs(1);
+    let mut listed = fetch().await?;
+    while missing(&listed) && clock.since(started) + wait <= VISIBILITY_BUDGET {
+        clock.sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(8));
+        listed = fetch().await?;
+    }
+    Ok(listed)
 }

@@ -185,6 +185,22 @@ checked_string!(
     check_kms_key_id
 );
 
+impl SecretArn {
+    /// The secret's name: the ARN's resource part without the 6-character suffix Secrets
+    /// Manager appends (`…:secret:prod/db-user-AbCdEf` → `prod/db-user`).
+    pub fn name(&self) -> &str {
+        let name = self
+            .as_str()
+            .split(":secret:")
+            .nth(1)
+            .unwrap_or(self.as_str());
+        match name.rsplit_once('-') {
+            Some((base, suffix)) if suffix.len() == 6 => base,
+            _ => name,
+        }
+    }
+}
+
 impl RoleArn {
     /// The account the role is in.
     pub fn account_id(&self) -> &str {
@@ -494,6 +510,11 @@ mod tests {
         assert!(!ok::<SecretArn>(
             "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
         ));
+        let arn: SecretArn =
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-user-AbCdEf"
+                .parse()
+                .expect("arn");
+        assert_eq!(arn.name(), "prod/db-user");
         let err = "hunter2".parse::<SecretArn>().expect_err("not an arn");
         assert!(!err.to_string().contains("hunter2"), "{err}");
     }

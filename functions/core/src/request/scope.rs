@@ -67,7 +67,7 @@ impl IamScope {
                 ));
             }
             if let Some(arn) = &request.secret.database_user_secret_arn
-                && !secret_name_of(arn.as_str()).starts_with(prefix.as_str())
+                && !arn.name().starts_with(prefix.as_str())
             {
                 return Err(StepError::invalid(
                     "secret.databaseUserSecretArn",
@@ -106,15 +106,6 @@ impl IamScope {
             }
         }
         Ok(())
-    }
-}
-
-/// The name part of a secret ARN (`…:secret:NAME-AbCdEf` → `NAME`).
-fn secret_name_of(arn: &str) -> &str {
-    let name = arn.split(":secret:").nth(1).unwrap_or(arn);
-    match name.rsplit_once('-') {
-        Some((base, suffix)) if suffix.len() == 6 => base,
-        _ => name,
     }
 }
 

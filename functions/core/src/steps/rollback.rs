@@ -8,6 +8,7 @@ use atlas_api::AtlasError;
 
 use super::security_groups::group_name;
 use super::{atlas_error, region_clients};
+use crate::aws::consistency::list_until_shown;
 use crate::aws::{ec2, secrets};
 use crate::context::Context;
 use crate::error::StepError;
@@ -35,21 +36,14 @@ pub async fn rollback(ctx: &Context, state: &ExecutionState) -> Result<Removed, 
         // eventually consistent: when the iteration got as far as creating an endpoint without
         // recording one, an empty list is believed only after the visibility budget.
         let maybe_unrecorded = work.security_groups.is_some() && vpce.is_none();
-        let mut listed =
-            ec2::find_vpc_endpoints_by_key(&clients.ec2, &p.vpc_id, &p.request_key).await?;
-        let started = ctx.clock.now();
-        let mut wait = std::time::Duration::from_secs(1);
-        while maybe_unrecorded
-            && !listed
-                .iter()
-                .any(|e| e.created_by.as_deref() == Some(state.execution.as_str()))
-            && ctx.clock.since(started) + wait <= crate::aws::consistency::VISIBILITY_BUDGET
-        {
-            ctx.clock.sleep(wait).await;
-            wait = (wait * 2).min(std::time::Duration::from_secs(8));
-            listed =
-                ec2::find_vpc_endpoints_by_key(&clients.ec2, &p.vpc_id, &p.request_key).await?;
-        }
+        let mine =
+            |e: &ec2::VpcEndpointInfo| e.created_by.as_deref() == Some(state.execution.as_str());
+        let listed = list_until_shown(
+            ctx.clock.as_ref(),
+            |found: &Vec<ec2::VpcEndpointInfo>| maybe_unrecorded && !found.iter().any(mine),
+            || ec2::find_vpc_endpoints_by_key(&clients.ec2, &p.vpc_id, &p.request_key),
+        )
+        .await?;
         for found in listed {
             if found.created_by.as_deref() == Some(state.execution.as_str())
                 && !vpces.contains(&found.id)
@@ -88,20 +82,12 @@ pub async fn rollback(ctx: &Context, state: &ExecutionState) -> Result<Removed, 
             && work.security_groups.is_none()
             && p.security_groups.create;
         let group_name = group_name(&p.request_key);
-        let mut found_group =
-            ec2::find_security_group(&clients.ec2, &p.vpc_id, &p.request_key, &group_name).await?;
-        let started = ctx.clock.now();
-        let mut wait = std::time::Duration::from_secs(1);
-        while maybe_unrecorded
-            && found_group.is_none()
-            && ctx.clock.since(started) + wait <= crate::aws::consistency::VISIBILITY_BUDGET
-        {
-            ctx.clock.sleep(wait).await;
-            wait = (wait * 2).min(std::time::Duration::from_secs(8));
-            found_group =
-                ec2::find_security_group(&clients.ec2, &p.vpc_id, &p.request_key, &group_name)
-                    .await?;
-        }
+        let found_group = list_until_shown(
+            ctx.clock.as_ref(),
+            |found: &Option<ec2::Tagged>| maybe_unrecorded && found.is_none(),
+            || ec2::find_security_group(&clients.ec2, &p.vpc_id, &p.request_key, &group_name),
+        )
+        .await?;
         if let Some(found) = found_group
             && found.created_by.as_deref() == Some(state.execution.as_str())
             && !groups.contains(&found.id)

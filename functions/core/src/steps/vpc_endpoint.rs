@@ -1,6 +1,7 @@
 //! Step 5: the VPC interface endpoint.
 
 use super::{needs, plan, region_clients, resource_tags, vpc_endpoint_client_token};
+use crate::aws::consistency::list_until_shown;
 use crate::aws::ec2;
 use crate::context::Context;
 use crate::error::{ErrorName, StepError};
@@ -21,8 +22,6 @@ pub async fn create_vpc_endpoint(
     let groups = &needs(&work.security_groups, "securityGroups")?.security_group_ids;
     let p = plan(&work);
     let clients = region_clients(ctx, &work).await?;
-    let mut existing =
-        ec2::find_vpc_endpoints(&clients.ec2, &p.vpc_id, service_name, &p.request_key).await?;
     // Our security group made by an earlier execution means an earlier attempt got this far
     // and may have made the endpoint moments ago; EC2's lists are eventually consistent, so an
     // empty list is believed only after the visibility budget.
@@ -30,17 +29,12 @@ pub async fn create_vpc_endpoint(
         .security_groups
         .as_ref()
         .is_some_and(|g| g.own_group_id.is_some() && !g.created);
-    let started = ctx.clock.now();
-    let mut wait = std::time::Duration::from_secs(1);
-    while existing.is_empty()
-        && earlier_attempt
-        && ctx.clock.since(started) + wait <= crate::aws::consistency::VISIBILITY_BUDGET
-    {
-        ctx.clock.sleep(wait).await;
-        wait = (wait * 2).min(std::time::Duration::from_secs(8));
-        existing =
-            ec2::find_vpc_endpoints(&clients.ec2, &p.vpc_id, service_name, &p.request_key).await?;
-    }
+    let existing = list_until_shown(
+        ctx.clock.as_ref(),
+        |found: &Vec<_>| earlier_attempt && found.is_empty(),
+        || ec2::find_vpc_endpoints(&clients.ec2, &p.vpc_id, service_name, &p.request_key),
+    )
+    .await?;
     if let Some(found) = existing.first() {
         let created = found.created_by.as_deref() == Some(work.execution.as_str());
         tracing::info!(execution = %work.execution, vpc_endpoint_id = %found.id, created, "found the VPC endpoint");
