@@ -5,9 +5,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use asl_runner::HistoryEvent;
+use asl_runner::{EventType, HistoryEvent};
 
-/// Formats history events as timeline lines, relative to the first event seen.
+/// Formats history events as timeline lines, relative to the execution's start
+/// (`ExecutionStarted`): whatever ran before it (starting moto, loading the AWS configuration,
+/// seeding) is not part of the execution and never shows in its times.
 #[derive(Default)]
 pub struct Timeline {
     started: Mutex<Option<SystemTime>>,
@@ -18,6 +20,9 @@ impl Timeline {
     pub fn line(&self, event: &HistoryEvent) -> Option<String> {
         let started = {
             let mut started = self.started.lock().unwrap_or_else(|p| p.into_inner());
+            if event.event_type == EventType::ExecutionStarted {
+                *started = Some(event.timestamp);
+            }
             *started.get_or_insert(event.timestamp)
         };
         let at = event
@@ -69,5 +74,54 @@ fn shorten(text: &str, max: usize) -> String {
     } else {
         let cut: String = text.chars().take(max).collect();
         format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn event(event_type: EventType, state: Option<&str>, at: SystemTime) -> HistoryEvent {
+        HistoryEvent {
+            id: 0,
+            previous_event_id: 0,
+            timestamp: at,
+            event_type,
+            state_name: state.map(str::to_owned),
+            input: None,
+            output: None,
+            error: None,
+            cause: None,
+            resource: None,
+            index: None,
+            length: None,
+        }
+    }
+
+    #[test]
+    fn times_count_from_the_execution_start() {
+        let timeline = Timeline::default();
+        let epoch = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        // An event from before the execution (a listener attached early) must not become the
+        // zero of the timeline.
+        let early = event(EventType::PassStateEntered, Some("Warm"), epoch);
+        let _ = timeline.line(&early);
+        let start = epoch + Duration::from_secs(202);
+        let started = event(EventType::ExecutionStarted, None, start);
+        assert_eq!(
+            timeline.line(&started).as_deref(),
+            Some("[      0.0s] execution started")
+        );
+        let entered = event(
+            EventType::TaskStateEntered,
+            Some("Validate"),
+            start + Duration::from_millis(1500),
+        );
+        assert_eq!(
+            timeline.line(&entered).as_deref(),
+            Some("[      1.5s] -> Validate")
+        );
     }
 }

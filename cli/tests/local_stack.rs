@@ -75,6 +75,11 @@ fn the_documented_local_sequence_works_as_written() {
         serde_json::from_slice(&run.stdout).expect("the execution output is JSON");
     assert!(output["secretName"].is_string(), "{output}");
     assert!(stderr.contains("-> LinkEndpoint"), "{stderr}");
+    // The timeline counts from the execution's start, not from the stack's start-up.
+    assert!(
+        stderr.contains("[      0.0s] execution started\n[      0.0s] -> Validate"),
+        "{stderr}"
+    );
 
     let teardown = cli(
         &dir,

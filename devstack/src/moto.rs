@@ -22,16 +22,25 @@ pub struct Moto {
     child: Mutex<Option<Child>>,
 }
 
-/// Where `moto_server` is: `$MOTO_SERVER_BIN`, else `$TOOLS_DIR/venv/bin`, else `.tools/venv/bin`
-/// of this repository.
+/// Where `moto_server` is: `$MOTO_SERVER_BIN`, else `$TOOLS_DIR/venv/bin`, else the first
+/// `moto_server` on `PATH` (the README's local sequence puts `.tools/venv/bin` there), else
+/// `.tools/venv/bin` of the repository this was built from.
 pub fn moto_binary() -> PathBuf {
     if let Some(bin) = std::env::var_os("MOTO_SERVER_BIN") {
         return PathBuf::from(bin);
     }
-    let tools = std::env::var_os("TOOLS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools"));
-    tools.join("venv/bin/moto_server")
+    if let Some(tools) = std::env::var_os("TOOLS_DIR") {
+        return PathBuf::from(tools).join("venv/bin/moto_server");
+    }
+    // A binary built in another checkout (CI's, a colleague's) must not send us there.
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("moto_server"))
+            .find(|bin| bin.is_file())
+    });
+    on_path.unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/moto_server")
+    })
 }
 
 fn free_port() -> Result<u16, String> {
