@@ -245,7 +245,7 @@ impl Contract {
     }
 
     /// The spec to use: `$ATLAS_OPENAPI_SPEC` if set, else the default
-    /// `<CARGO_MANIFEST_DIR>/../../../shared/atlas/openapi-privatelink.yaml` (i.e. ../shared/atlas next to the repo);
+    /// `<CARGO_MANIFEST_DIR>/../../shared/atlas/openapi-privatelink.yaml` (i.e. ../shared/atlas next to the repo);
     /// None when neither file exists.
     pub fn locate() -> Option<PathBuf> {
         if let Some(value) = std::env::var_os("ATLAS_OPENAPI_SPEC").filter(|v| !v.is_empty()) {
@@ -256,7 +256,7 @@ impl Contract {
             tracing::warn!(path = %path.display(), "ATLAS_OPENAPI_SPEC names no file; trying the default");
         }
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/atlas/openapi-privatelink.yaml");
+            .join("../../shared/atlas/openapi-privatelink.yaml");
         path.is_file()
             .then(|| std::fs::canonicalize(&path).unwrap_or(path))
     }
