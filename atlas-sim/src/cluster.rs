@@ -1,13 +1,13 @@
 //! Seeded clusters and their description (version 2024-08-05), with the private-endpoint
 //! connection strings Atlas publishes once every region of the cluster is covered.
-
-use std::time::SystemTime;
+//!
+//! A cluster does not know the endpoint services: whoever renders it (the world) says whether
+//! it is updating and which interface endpoints are available in each region.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::reply::ApiFailure;
-use crate::state::{World, atlas_region, aws_region, is_object_id, new_object_id};
+use crate::ids::{atlas_region, aws_region, is_object_id, new_object_id};
 
 /// Topology of a seeded cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -127,50 +127,15 @@ impl ClusterRec {
             host,
         })
     }
-}
 
-impl World {
-    /// Seeds (or replaces) a cluster.
-    pub fn seed_cluster(&mut self, cluster: ClusterRec) {
-        self.clusters
-            .retain(|c| !(c.group_id == cluster.group_id && c.name == cluster.name));
-        self.clusters.push(cluster);
-    }
-
-    /// The cluster description, version 2024-08-05.
-    pub fn cluster_json(
-        &self,
-        group: &str,
-        name: &str,
-        now: SystemTime,
-    ) -> Result<Value, ApiFailure> {
-        let cluster = self
-            .clusters
-            .iter()
-            .find(|c| c.group_id == group && c.name == name)
-            .ok_or_else(|| {
-                ApiFailure::not_found(
-                    "CLUSTER_NOT_FOUND",
-                    format!("No cluster named {name} exists in group {group}."),
-                )
-            })?;
-        Ok(self.render(cluster, now))
-    }
-
-    /// Every cluster, rendered.
-    pub fn clusters_json(&self, now: SystemTime) -> Vec<Value> {
-        self.clusters.iter().map(|c| self.render(c, now)).collect()
-    }
-
-    fn render(&self, cluster: &ClusterRec, now: SystemTime) -> Value {
-        let updating = self
-            .windows
-            .iter()
-            .any(|w| w.group_id == cluster.group_id && w.start <= now && now < w.end);
-        let sharded = cluster.cluster_type == ClusterType::Sharded;
-        let lower = cluster.name.to_ascii_lowercase();
-        let host = &cluster.host;
-        let region_configs: Vec<Value> = cluster
+    /// The cluster description: `UPDATING` (and no private-endpoint strings) when `updating`;
+    /// `available_in(region)` lists the available interface endpoints of the cluster's project
+    /// in an AWS region, in order.
+    pub fn render<'w>(&self, updating: bool, available_in: impl Fn(&str) -> Vec<&'w str>) -> Value {
+        let sharded = self.cluster_type == ClusterType::Sharded;
+        let lower = self.name.to_ascii_lowercase();
+        let host = &self.host;
+        let region_configs: Vec<Value> = self
             .regions
             .iter()
             .enumerate()
@@ -182,13 +147,13 @@ impl World {
                 })
             })
             .collect();
-        let replication_specs: Vec<Value> = cluster
+        let replication_specs: Vec<Value> = self
             .spec_ids
             .iter()
             .map(|spec_id| {
                 json!({
                     "id": spec_id,
-                    "zoneId": cluster.id,
+                    "zoneId": self.id,
                     "zoneName": "Zone 1",
                     "regionConfigs": region_configs,
                 })
@@ -206,15 +171,15 @@ impl World {
             "standardSrv": format!("mongodb+srv://{lower}.{host}.mongodb.net"),
         });
         if !updating {
-            let entries = self.private_endpoint_entries(cluster, now);
+            let entries = self.private_endpoint_entries(available_in);
             if !entries.is_empty() {
                 strings["privateEndpoint"] = Value::Array(entries);
             }
         }
         json!({
-            "id": cluster.id,
-            "groupId": cluster.group_id,
-            "name": cluster.name,
+            "id": self.id,
+            "groupId": self.group_id,
+            "name": self.name,
             "clusterType": if sharded { "SHARDED" } else { "REPLICASET" },
             "stateName": if updating { "UPDATING" } else { "IDLE" },
             "paused": false,
@@ -230,31 +195,23 @@ impl World {
 
     /// One entry per set of endpoints: entry `i` takes the `i`-th available endpoint of each
     /// region (cycling shorter lists). Empty unless every region has one.
-    fn private_endpoint_entries(&self, cluster: &ClusterRec, now: SystemTime) -> Vec<Value> {
-        let per_region: Vec<Vec<&str>> = cluster
-            .regions
-            .iter()
-            .map(|region| {
-                self.services_of(&cluster.group_id)
-                    .filter(|s| &s.region == region)
-                    .flat_map(|s| &s.interfaces)
-                    .filter(|i| i.is_available(now))
-                    .map(|i| i.vpce_id.as_str())
-                    .collect()
-            })
-            .collect();
+    fn private_endpoint_entries<'w>(
+        &self,
+        available_in: impl Fn(&str) -> Vec<&'w str>,
+    ) -> Vec<Value> {
+        let per_region: Vec<Vec<&str>> = self.regions.iter().map(|r| available_in(r)).collect();
         if per_region.iter().any(Vec::is_empty) {
             return Vec::new();
         }
         let count = per_region.iter().map(Vec::len).max().unwrap_or(0);
-        let sharded = cluster.cluster_type == ClusterType::Sharded;
-        let lower = cluster.name.to_ascii_lowercase();
-        let host = &cluster.host;
+        let sharded = self.cluster_type == ClusterType::Sharded;
+        let lower = self.name.to_ascii_lowercase();
+        let host = &self.host;
         (0..count)
             .map(|i| {
                 let mut hosts = Vec::new();
                 let mut endpoints = Vec::new();
-                for (region, list) in cluster.regions.iter().zip(&per_region) {
+                for (region, list) in self.regions.iter().zip(&per_region) {
                     let vpce = list[i % list.len()];
                     for _ in 0..3 {
                         let port = 1024 + hosts.len();

@@ -1,17 +1,22 @@
-//! Configuration of the simulator: delays, credentials, rate limit, outcomes, and the JSON
-//! scenario document that changes them at run time.
+//! Configuration of the simulator: [`SimConfig`] (credentials, and the delays, rate limit and
+//! outcomes defined in their own modules), and the JSON [`Scenario`] document that changes it
+//! at run time.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::cluster::ClusterSeed;
-use crate::contract::Contract;
+use crate::delays::{Delays, DelaysPatch};
+use crate::exchange::ExchangeCheck;
 use crate::faults::Fault;
+use crate::outcome::{LinkGate, Outcome, ReadyStatus};
+use crate::rate_limit::RateLimit;
+use crate::seconds::opt_secs;
 
 /// Everything the simulator needs at start.
 #[derive(Clone)]
@@ -34,8 +39,9 @@ pub struct SimConfig {
     pub outcomes: Vec<Outcome>,
     /// The status a service reaches when it is ready: `AVAILABLE` (AWS) or `WAITING_FOR_USER`.
     pub service_ready_status: ReadyStatus,
-    /// When set, every Atlas API request and response is checked against the OpenAPI spec.
-    pub contract: Option<Arc<Contract>>,
+    /// When set, every Atlas API request and response is checked, typically against the
+    /// OpenAPI spec (`openapi_contract::Contract`, with the `contract` feature).
+    pub contract: Option<Arc<dyn ExchangeCheck>>,
     /// Address to listen on (default `127.0.0.1:0`, any free port).
     pub listen: SocketAddr,
     /// Asked, when an interface endpoint is linked, whether Atlas can accept the VPC endpoint
@@ -82,118 +88,6 @@ impl fmt::Debug for SimConfig {
             .field("link_gate", &self.link_gate.is_some())
             .field("access_list", &self.access_list)
             .finish_non_exhaustive()
-    }
-}
-
-/// Decides, when Atlas is asked to link a VPC endpoint, whether Atlas can accept it on the AWS
-/// side now.
-///
-/// Real Atlas accepts the link request (200) and then fails to accept the endpoint on the AWS
-/// side when AWS is still creating it: the interface endpoint goes `FAILED` with an
-/// `errorMessage` such as "Failed to accept interface endpoint due to an unexpected error with
-/// code={InvalidParameter} and message={Cannot modify VPC Endpoint vpce-… at this time because
-/// there is an idempotent operation going on} from AWS API.", and the AWS endpoint stays
-/// `pendingAcceptance` (terraform-provider-mongodbatlas issue 590). The simulator cannot know
-/// the AWS side, so it asks whoever simulates AWS.
-///
-/// The gate is called while the simulator holds its state locked: it must answer from its own
-/// state and never call back into the simulator.
-pub trait LinkGate: Send + Sync + std::fmt::Debug {
-    /// `Ok(())`: the link proceeds as usual. `Err(message)`: the link is recorded, but FAILED
-    /// at once with `message` as its `errorMessage`; Atlas never accepted it on the AWS side.
-    fn admit(&self, vpce_id: &str, now: SystemTime) -> Result<(), String>;
-}
-
-/// How long each state change takes, measured on the simulator's clock.
-///
-/// In JSON every field is a number of seconds (fractions allowed).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Delays {
-    /// Service creation: `INITIATING` → `AVAILABLE` (or `FAILED`). Atlas: about 2.5 min.
-    #[serde(with = "secs")]
-    pub service_available: Duration,
-    /// Service deletion: `DELETING` → gone.
-    #[serde(with = "secs")]
-    pub service_delete: Duration,
-    /// Interface link: `PENDING_ACCEPTANCE` → `PENDING` (or `REJECTED`).
-    #[serde(with = "secs")]
-    pub interface_pending: Duration,
-    /// Interface link → `AVAILABLE` (or `FAILED`), counted from the link.
-    #[serde(with = "secs")]
-    pub interface_available: Duration,
-    /// Interface removal: `DELETING` → gone.
-    #[serde(with = "secs")]
-    pub interface_delete: Duration,
-    /// How long the cluster stays `UPDATING` after an interface becomes `AVAILABLE`.
-    #[serde(with = "secs")]
-    pub cluster_idle: Duration,
-}
-
-impl Default for Delays {
-    fn default() -> Self {
-        Self {
-            service_available: Duration::from_secs(150),
-            service_delete: Duration::from_secs(60),
-            interface_pending: Duration::from_secs(30),
-            interface_available: Duration::from_secs(120),
-            interface_delete: Duration::from_secs(20),
-            cluster_idle: Duration::from_secs(180),
-        }
-    }
-}
-
-impl Delays {
-    /// Every change happens at once.
-    pub fn instant() -> Self {
-        Self {
-            service_available: Duration::ZERO,
-            service_delete: Duration::ZERO,
-            interface_pending: Duration::ZERO,
-            interface_available: Duration::ZERO,
-            interface_delete: Duration::ZERO,
-            cluster_idle: Duration::ZERO,
-        }
-    }
-}
-
-/// A partial [`Delays`] (seconds); fields left out keep their value.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DelaysPatch {
-    /// Service creation.
-    #[serde(default, with = "opt_secs")]
-    pub service_available: Option<Duration>,
-    /// Service deletion.
-    #[serde(default, with = "opt_secs")]
-    pub service_delete: Option<Duration>,
-    /// Interface acceptance.
-    #[serde(default, with = "opt_secs")]
-    pub interface_pending: Option<Duration>,
-    /// Interface availability, from the link.
-    #[serde(default, with = "opt_secs")]
-    pub interface_available: Option<Duration>,
-    /// Interface removal.
-    #[serde(default, with = "opt_secs")]
-    pub interface_delete: Option<Duration>,
-    /// Cluster update after an interface becomes available.
-    #[serde(default, with = "opt_secs")]
-    pub cluster_idle: Option<Duration>,
-}
-
-impl DelaysPatch {
-    /// `delays` with the fields of this patch replaced.
-    pub fn apply(&self, delays: Delays) -> Delays {
-        Delays {
-            service_available: self.service_available.unwrap_or(delays.service_available),
-            service_delete: self.service_delete.unwrap_or(delays.service_delete),
-            interface_pending: self.interface_pending.unwrap_or(delays.interface_pending),
-            interface_available: self
-                .interface_available
-                .unwrap_or(delays.interface_available),
-            interface_delete: self.interface_delete.unwrap_or(delays.interface_delete),
-            cluster_idle: self.cluster_idle.unwrap_or(delays.cluster_idle),
-        }
     }
 }
 
@@ -253,88 +147,6 @@ impl fmt::Debug for ApiKey {
             .field("private_key", &"<redacted>")
             .finish()
     }
-}
-
-/// A token bucket per project: `capacity` requests at once, refilled at `refill_per_second`
-/// on the simulator's clock.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RateLimit {
-    /// Bucket size (the `RateLimit-Limit` header).
-    pub capacity: u32,
-    /// Tokens added per second.
-    pub refill_per_second: f64,
-    /// Leave `Retry-After` out of 429 answers, as Atlas sometimes does.
-    #[serde(default)]
-    pub omit_retry_after: bool,
-}
-
-impl RateLimit {
-    /// A bucket of `capacity` refilled at `refill_per_second`, with `Retry-After` headers.
-    pub fn new(capacity: u32, refill_per_second: f64) -> Self {
-        Self {
-            capacity,
-            refill_per_second,
-            omit_retry_after: false,
-        }
-    }
-}
-
-/// The status a ready endpoint service shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ReadyStatus {
-    /// `AVAILABLE` (what AWS services show).
-    #[default]
-    Available,
-    /// `WAITING_FOR_USER`.
-    WaitingForUser,
-}
-
-impl ReadyStatus {
-    /// Atlas's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReadyStatus::Available => "AVAILABLE",
-            ReadyStatus::WaitingForUser => "WAITING_FOR_USER",
-        }
-    }
-}
-
-/// A scripted outcome. It applies to services created, or interfaces linked, after it is set,
-/// and stays until the outcomes are replaced or the simulator is reset.
-///
-/// JSON: `{"kind":"serviceFailed","region":"us-east-1","message":"…"}`,
-/// `{"kind":"interfaceRejected","vpceId":"vpce-…"}` (no `vpceId`: every interface),
-/// `{"kind":"interfaceFailed"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    tag = "kind",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase",
-    deny_unknown_fields
-)]
-pub enum Outcome {
-    /// The service for `region` (either spelling) ends `FAILED` instead of `AVAILABLE`.
-    ServiceFailed {
-        /// Region, `us-east-1` or `US_EAST_1`.
-        region: String,
-        /// The `errorMessage` to show; a default one if absent.
-        #[serde(default)]
-        message: Option<String>,
-    },
-    /// The interface (or every interface) is `REJECTED` after the pending delay.
-    InterfaceRejected {
-        /// Which interface; `None` for all.
-        #[serde(default)]
-        vpce_id: Option<String>,
-    },
-    /// The interface (or every interface) is `FAILED` instead of `AVAILABLE`.
-    InterfaceFailed {
-        /// Which interface; `None` for all.
-        #[serde(default)]
-        vpce_id: Option<String>,
-    },
 }
 
 /// A change of the simulator's set-up: the `--scenario` file and `PUT /__sim/scenario`.
@@ -436,42 +248,6 @@ pub(crate) mod access_list {
     /// `None` stays `None` (JSON `null`: no access list).
     pub fn to_strings(list: Option<&[IpNet]>) -> Option<Vec<String>> {
         list.map(|l| l.iter().map(ToString::to_string).collect())
-    }
-}
-
-fn duration_from_secs<E: serde::de::Error>(value: f64) -> Result<Duration, E> {
-    Duration::try_from_secs_f64(value)
-        .map_err(|_| E::custom(format!("{value} is not a duration in seconds")))
-}
-
-/// Durations as (fractional) seconds.
-mod secs {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(value.as_secs_f64())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        duration_from_secs(f64::deserialize(d)?)
-    }
-}
-
-/// Optional durations as (fractional) seconds.
-mod opt_secs {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(value) => s.serialize_some(&value.as_secs_f64()),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        Option::<f64>::deserialize(d)?
-            .map(duration_from_secs)
-            .transpose()
     }
 }
 

@@ -1,11 +1,10 @@
-//! Fault injection: queued one-shot faults, the per-project token bucket, and the counters.
+//! Fault injection: queued one-shot faults, and the counters of what the simulator has seen
+//! and sent.
 
-use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, SystemTime};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-
-use crate::config::RateLimit;
 
 /// The operation names faults and counters use.
 pub const OPERATIONS: &[&str] = &[
@@ -164,64 +163,6 @@ impl FaultQueue {
     }
 }
 
-/// The verdict of the rate limiter for one request.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Admission {
-    /// Let through; `remaining` tokens left.
-    Allowed { limit: u32, remaining: u32 },
-    /// Refused; a token is back after `retry_after`.
-    Limited { limit: u32, retry_after: Duration },
-}
-
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    at: SystemTime,
-}
-
-/// Token buckets per project.
-#[derive(Debug, Default)]
-pub(crate) struct RateLimiter {
-    buckets: HashMap<String, Bucket>,
-}
-
-impl RateLimiter {
-    pub fn admit(&mut self, limit: &RateLimit, key: &str, now: SystemTime) -> Admission {
-        let capacity = f64::from(limit.capacity);
-        let bucket = self.buckets.entry(key.to_owned()).or_insert(Bucket {
-            tokens: capacity,
-            at: now,
-        });
-        let elapsed = now.duration_since(bucket.at).unwrap_or_default();
-        let refill = limit.refill_per_second.max(0.0);
-        bucket.tokens = (bucket.tokens + elapsed.as_secs_f64() * refill).min(capacity);
-        bucket.at = now.max(bucket.at);
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
-            Admission::Allowed {
-                limit: limit.capacity,
-                // Truncation is the point: whole tokens left.
-                remaining: bucket.tokens.floor() as u32,
-            }
-        } else {
-            let wait = if refill > 0.0 {
-                Duration::try_from_secs_f64((1.0 - bucket.tokens) / refill)
-                    .unwrap_or(Duration::from_secs(3600))
-            } else {
-                Duration::from_secs(3600)
-            };
-            Admission::Limited {
-                limit: limit.capacity,
-                retry_after: wait,
-            }
-        }
-    }
-
-    pub fn clear(&mut self) {
-        self.buckets.clear();
-    }
-}
-
 /// What the simulator has seen and sent, for tests and benchmarks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -288,34 +229,6 @@ mod tests {
         ));
         assert!(queue.take("getCluster").is_some());
         assert_eq!(queue.take("getCluster"), None);
-    }
-
-    #[test]
-    fn bucket_refills_on_the_given_clock() {
-        let mut limiter = RateLimiter::default();
-        let limit = RateLimit::new(2, 0.5);
-        let t0 = SystemTime::UNIX_EPOCH;
-        assert!(matches!(
-            limiter.admit(&limit, "g", t0),
-            Admission::Allowed { remaining: 1, .. }
-        ));
-        assert!(matches!(
-            limiter.admit(&limit, "g", t0),
-            Admission::Allowed { remaining: 0, .. }
-        ));
-        let Admission::Limited { retry_after, .. } = limiter.admit(&limit, "g", t0) else {
-            panic!("expected a refusal");
-        };
-        assert_eq!(retry_after, Duration::from_secs(2));
-        let later = t0 + Duration::from_secs(2);
-        assert!(matches!(
-            limiter.admit(&limit, "g", later),
-            Admission::Allowed { .. }
-        ));
-        assert!(matches!(
-            limiter.admit(&limit, "other", t0),
-            Admission::Allowed { .. }
-        ));
     }
 
     #[test]

@@ -15,6 +15,10 @@
 //! a test makes a 150-second provisioning take no wall time. Only the "slow response" fault
 //! waits in real time.
 //!
+//! With [`SimConfig::contract`] set (an [`ExchangeCheck`]: the OpenAPI checker of the
+//! `openapi-contract` crate with the default `contract` feature), every request and response
+//! is checked against the Atlas spec and the violations are recorded.
+//!
 //! Error codes the simulator answers with (all in `ApiError` bodies, `application/json`):
 //! `PRIVATE_ENDPOINT_SERVICE_ALREADY_EXISTS_FOR_REGION` (409), `PRIVATE_ENDPOINT_ALREADY_EXISTS`
 //! (409), `PRIVATE_ENDPOINT_SERVICE_NOT_READY` (400),
@@ -31,12 +35,19 @@
 mod auth;
 mod cluster;
 mod config;
-pub mod contract;
+#[cfg(feature = "contract")]
+mod contract;
 mod control;
+mod delays;
+mod exchange;
 mod faults;
+mod ids;
+mod outcome;
 mod pipeline;
+mod rate_limit;
 mod reply;
 mod routes;
+mod seconds;
 mod shared;
 mod state;
 
@@ -56,13 +67,14 @@ use tokio::task::JoinHandle;
 
 pub use auth::REALM;
 pub use cluster::{ClusterSeed, ClusterType};
-pub use config::{
-    ApiKey, Delays, DelaysPatch, LinkGate, Outcome, RateLimit, ReadyStatus, Scenario,
-    ServiceAccount, SimConfig,
-};
-pub use contract::{Contract, Violation};
+pub use config::{ApiKey, Scenario, ServiceAccount, SimConfig};
+pub use delays::{Delays, DelaysPatch};
+pub use exchange::{ExchangeCheck, Violation};
 pub use faults::{Counters, Fault, FaultAction, OPERATIONS};
-pub use state::{InterfaceView, ServiceView, atlas_region, aws_region};
+pub use ids::{atlas_region, aws_region};
+pub use outcome::{LinkGate, Outcome, ReadyStatus};
+pub use rate_limit::RateLimit;
+pub use state::{InterfaceView, ServiceView};
 
 use shared::{Shared, lock};
 

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::auth::{TokenRefusal, Verdict, digest_challenge};
-use crate::faults::{Admission, FaultAction};
+use crate::faults::FaultAction;
+use crate::rate_limit::Admission;
 use crate::reply::{JSON, Reply, V2023, media_types};
 use crate::routes::{API_BASE, Op, dispatch};
 use crate::shared::{Shared, lock};

@@ -3,9 +3,10 @@
 use axum::http::{Method, StatusCode};
 use serde_json::Value;
 
+use crate::ids::{aws_region, is_object_id, is_vpce_id};
 use crate::reply::{ApiFailure, Reply, V2023, V2024};
 use crate::shared::{Shared, lock};
-use crate::state::{Rules, aws_region, is_object_id, is_vpce_id};
+use crate::state::Rules;
 
 /// Base path of the Atlas Admin API v2.
 pub(crate) const API_BASE: &str = "/api/atlas/v2";

@@ -10,8 +10,9 @@ use crate::SimError;
 use crate::auth::AuthState;
 use crate::cluster::{ClusterRec, ClusterSeed};
 use crate::config::{Scenario, SimConfig, access_list};
-use crate::contract::{Contract, Violation};
-use crate::faults::{Counters, Fault, FaultQueue, RateLimiter};
+use crate::exchange::{ExchangeCheck, Violation};
+use crate::faults::{Counters, Fault, FaultQueue};
+use crate::rate_limit::RateLimiter;
 use crate::state::World;
 
 /// Locks a mutex, recovering the data if another thread panicked while holding it (every
@@ -25,7 +26,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Everything behind the simulator.
 pub(crate) struct Shared {
     pub clock: SharedClock,
-    pub contract: Option<Arc<Contract>>,
+    pub contract: Option<Arc<dyn ExchangeCheck>>,
     initial: SimConfig,
     pub settings: Mutex<SimConfig>,
     pub world: Mutex<World>,

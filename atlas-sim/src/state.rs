@@ -1,61 +1,21 @@
-//! The simulated world: endpoint services and their interface endpoints.
+//! The simulated world: endpoint services, their interface endpoints, and the seeded clusters
+//! (described from the state of the services around them).
 //!
 //! Nothing here runs on a timer. Every record keeps the clock times at which it changes state,
 //! fixed when it is created (from the delays and outcomes then in force), and every read derives
 //! the state from `now`; finished deletions are swept on access.
 
-use std::sync::LazyLock;
 use std::time::SystemTime;
 
 use axum::http::StatusCode;
-use regex::Regex;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::cluster::ClusterRec;
-use crate::config::{Delays, LinkGate, Outcome, ReadyStatus};
+use crate::delays::Delays;
+use crate::ids::{aws_region, new_object_id, random_hex};
+use crate::outcome::{LinkGate, Outcome, ReadyStatus};
 use crate::reply::ApiFailure;
-
-static AWS_REGION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$").expect("a valid constant regex")
-});
-static VPCE_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^vpce-[0-9a-f]{17}$").expect("a valid constant regex"));
-static HEX24: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[0-9a-f]{24}$").expect("a valid constant regex"));
-
-/// `US_EAST_1` or `us-east-1` → `us-east-1`, if it is an AWS region name.
-pub fn aws_region(region: &str) -> Option<String> {
-    let aws = region.trim().to_ascii_lowercase().replace('_', "-");
-    AWS_REGION.is_match(&aws).then_some(aws)
-}
-
-/// `us-east-1` → `US_EAST_1`.
-pub fn atlas_region(aws: &str) -> String {
-    aws.to_ascii_uppercase().replace('-', "_")
-}
-
-/// Whether `id` is a 24-hex Atlas id.
-pub fn is_object_id(id: &str) -> bool {
-    HEX24.is_match(id)
-}
-
-/// Whether `id` is an AWS interface endpoint id.
-pub fn is_vpce_id(id: &str) -> bool {
-    VPCE_ID.is_match(id)
-}
-
-/// A fresh 24-hex id.
-pub(crate) fn new_object_id() -> String {
-    hex::encode(rand::random::<[u8; 12]>())
-}
-
-/// `n` random lowercase hex digits.
-pub(crate) fn random_hex(n: usize) -> String {
-    let mut text = hex::encode(rand::random::<[u8; 16]>());
-    text.truncate(n);
-    text
-}
 
 /// The rules in force when a record is created.
 pub(crate) struct Rules<'a> {
@@ -117,7 +77,7 @@ impl InterfaceRec {
     }
 
     /// `AVAILABLE` at `now`.
-    pub fn is_available(&self, now: SystemTime) -> bool {
+    fn is_available(&self, now: SystemTime) -> bool {
         self.status(now).0 == "AVAILABLE"
     }
 
@@ -257,18 +217,18 @@ pub struct InterfaceView {
 /// A period during which a project's clusters are `UPDATING`.
 #[derive(Debug, Clone)]
 pub(crate) struct UpdateWindow {
-    pub group_id: String,
+    group_id: String,
     vpce_id: String,
-    pub start: SystemTime,
-    pub end: SystemTime,
+    start: SystemTime,
+    end: SystemTime,
 }
 
 /// All services, interfaces and clusters.
 #[derive(Debug, Default)]
 pub(crate) struct World {
     pub services: Vec<ServiceRec>,
-    pub clusters: Vec<ClusterRec>,
-    pub windows: Vec<UpdateWindow>,
+    clusters: Vec<ClusterRec>,
+    windows: Vec<UpdateWindow>,
 }
 
 impl World {
@@ -526,6 +486,58 @@ impl World {
         Ok(())
     }
 
+    /// Seeds (or replaces) a cluster.
+    pub fn seed_cluster(&mut self, cluster: ClusterRec) {
+        self.clusters
+            .retain(|c| !(c.group_id == cluster.group_id && c.name == cluster.name));
+        self.clusters.push(cluster);
+    }
+
+    /// The cluster description, version 2024-08-05.
+    pub fn cluster_json(
+        &self,
+        group: &str,
+        name: &str,
+        now: SystemTime,
+    ) -> Result<Value, ApiFailure> {
+        let cluster = self
+            .clusters
+            .iter()
+            .find(|c| c.group_id == group && c.name == name)
+            .ok_or_else(|| {
+                ApiFailure::not_found(
+                    "CLUSTER_NOT_FOUND",
+                    format!("No cluster named {name} exists in group {group}."),
+                )
+            })?;
+        Ok(self.render_cluster(cluster, now))
+    }
+
+    /// Every cluster, rendered.
+    pub fn clusters_json(&self, now: SystemTime) -> Vec<Value> {
+        self.clusters
+            .iter()
+            .map(|c| self.render_cluster(c, now))
+            .collect()
+    }
+
+    /// A cluster as it is at `now`: `UPDATING` during an update window of its project, with
+    /// the project's available interface endpoints of each region.
+    fn render_cluster(&self, cluster: &ClusterRec, now: SystemTime) -> Value {
+        let updating = self
+            .windows
+            .iter()
+            .any(|w| w.group_id == cluster.group_id && w.start <= now && now < w.end);
+        cluster.render(updating, |region: &str| {
+            self.services_of(&cluster.group_id)
+                .filter(|s| s.region == region)
+                .flat_map(|s| &s.interfaces)
+                .filter(|i| i.is_available(now))
+                .map(|i| i.vpce_id.as_str())
+                .collect()
+        })
+    }
+
     /// Every interface of a project, with its service.
     pub fn interface_views(&self, group: Option<&str>, now: SystemTime) -> Vec<InterfaceView> {
         self.services
@@ -547,28 +559,5 @@ impl World {
                 })
             })
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn region_spellings() {
-        assert_eq!(aws_region("US_EAST_1").as_deref(), Some("us-east-1"));
-        assert_eq!(
-            aws_region("us-gov-west-1").as_deref(),
-            Some("us-gov-west-1")
-        );
-        assert_eq!(aws_region("EASTUS2"), None);
-        assert_eq!(atlas_region("ap-southeast-2"), "AP_SOUTHEAST_2");
-    }
-
-    #[test]
-    fn ids() {
-        assert!(is_object_id(&new_object_id()));
-        assert!(is_vpce_id(&format!("vpce-{}", random_hex(17))));
-        assert!(!is_vpce_id("vpce-123"));
     }
 }

@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use atlas_api::{AtlasClient, ClientConfig, Credentials, RetryPolicy, Secret};
-use atlas_sim::contract::Contract;
-use atlas_sim::{AtlasSim, SimConfig, SimHandle};
+use atlas_sim::{AtlasSim, ExchangeCheck, SimConfig, SimHandle};
 use clock::VirtualClock;
+use openapi_contract::Contract;
 
 /// The simulator's default service account (see `SimConfig::default`).
 pub fn service_account() -> Credentials {
@@ -35,14 +35,16 @@ pub fn api_key() -> Credentials {
 /// Every secret value the tests use, for "never logged" checks.
 pub const SECRET_VALUES: [&str; 2] = ["sim-client-secret", "sim-private-key-0000"];
 
-/// The Atlas spec, loaded once. `None` (with a note on stderr) when it is not on this machine
-/// and CI is not set; under `CI=true` a missing spec fails the test that asks for it.
-pub fn contract() -> Option<Arc<Contract>> {
-    static CONTRACT: std::sync::OnceLock<Option<Arc<Contract>>> = std::sync::OnceLock::new();
+/// The Atlas spec, loaded once, as the simulator's exchange check (`SimConfig::contract`).
+/// `None` (with a note on stderr) when it is not on this machine and CI is not set; under
+/// `CI=true` a missing spec fails the test that asks for it.
+pub fn contract() -> Option<Arc<dyn ExchangeCheck>> {
+    static CONTRACT: std::sync::OnceLock<Option<Arc<dyn ExchangeCheck>>> =
+        std::sync::OnceLock::new();
     CONTRACT
         .get_or_init(|| match Contract::locate() {
             Some(path) => match Contract::load(&path) {
-                Ok(c) => Some(Arc::new(c)),
+                Ok(c) => Some(Arc::new(c) as Arc<dyn ExchangeCheck>),
                 Err(e) => panic!("the Atlas spec at {} does not load: {e}", path.display()),
             },
             None => None,

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use atlas_sim::{AtlasSim, Contract, Scenario, SimConfig};
+use atlas_sim::{AtlasSim, Scenario, SimConfig};
 use clap::Parser;
 use clock::ScaledClock;
 
@@ -93,14 +93,30 @@ async fn shutdown_signal() {
     }
 }
 
+/// The OpenAPI checker for `--contract`.
+#[cfg(feature = "contract")]
+fn load_contract(path: &std::path::Path) -> Result<Arc<dyn atlas_sim::ExchangeCheck>, String> {
+    let contract = openapi_contract::Contract::load(path).map_err(|e| e.to_string())?;
+    Ok(Arc::new(contract))
+}
+
+/// Built without the checker: the option stays (so `--help` and scripts see the same command
+/// line) but refuses to run unchecked when a check was asked for.
+#[cfg(not(feature = "contract"))]
+fn load_contract(path: &std::path::Path) -> Result<Arc<dyn atlas_sim::ExchangeCheck>, String> {
+    Err(format!(
+        "--contract {}: this atlas-sim was built without the `contract` feature",
+        path.display()
+    ))
+}
+
 async fn run(args: Args) -> Result<(), String> {
     let mut config = SimConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], args.port)),
         ..SimConfig::default()
     };
     if let Some(path) = &args.contract {
-        let contract = Contract::load(path).map_err(|e| e.to_string())?;
-        config.contract = Some(Arc::new(contract));
+        config.contract = Some(load_contract(path)?);
     }
     let scenario = match &args.scenario {
         Some(path) => {
