@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use crate::context::parse_timestamp;
 use crate::error::Diag;
-use crate::parse::Obj;
+use crate::fields::Obj;
 use crate::paths::{Data, Path};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

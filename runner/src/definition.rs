@@ -1,4 +1,8 @@
-//! The parsed, validated form of a state machine definition.
+//! The parsed, validated form of a state machine definition, `Retry` and `Catch` entries
+//! included: plain data, built by `parse` (which also holds [`StateMachine::from_value`]) and
+//! read by the executor and `retry`. It depends only on the modules of the values it holds
+//! (choice rules, paths, templates, intrinsics), never on its parser or its users, so neither
+//! forms a cycle with it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,10 +11,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::choice::Choice;
-use crate::error::DefinitionErrors;
 use crate::intrinsics::Intrinsic;
-use crate::paths::{Path, Segment, Template};
-use crate::retry::{Catcher, Retrier};
+use crate::paths::{Path, Segment};
+use crate::template::Template;
 
 /// A loaded and validated state machine, ready to run with a [`crate::Runner`].
 #[derive(Debug, Clone)]
@@ -21,11 +24,6 @@ pub struct StateMachine {
 }
 
 impl StateMachine {
-    /// Parses and validates a definition already read as JSON (no substitutions applied).
-    pub fn from_value(value: &Value) -> Result<StateMachine, DefinitionErrors> {
-        crate::parse::parse_machine(value)
-    }
-
     /// The top-level `Comment`, if any.
     pub fn comment(&self) -> Option<&str> {
         self.comment.as_deref()
@@ -233,4 +231,30 @@ pub(crate) struct MapState {
     pub processor: Arc<Graph>,
     pub retry: Vec<Retrier>,
     pub catch: Vec<Catcher>,
+}
+
+/// How a retrier spreads its delays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Jitter {
+    None,
+    Full,
+}
+
+/// One entry of `Retry`.
+#[derive(Debug, Clone)]
+pub(crate) struct Retrier {
+    pub errors: Vec<String>,
+    pub interval_seconds: u64,
+    pub max_attempts: u64,
+    pub backoff_rate: f64,
+    pub max_delay_seconds: Option<u64>,
+    pub jitter: Jitter,
+}
+
+/// One entry of `Catch`.
+#[derive(Debug, Clone)]
+pub(crate) struct Catcher {
+    pub errors: Vec<String>,
+    pub next: String,
+    pub result_path: ResultPath,
 }

@@ -41,11 +41,13 @@ mod definition;
 mod error;
 mod events;
 mod executor;
+mod fields;
 mod intrinsics;
 mod parse;
 mod paths;
 mod retry;
 mod substitute;
+mod template;
 
 use std::sync::Arc;
 

@@ -1,35 +1,10 @@
-//! Retriers and catchers: matching error names, and the back-off between attempts.
+//! Retriers and catchers at run time: matching error names, and the back-off between attempts.
+//! Their parsed form (`Retrier`, `Catcher`) is in `definition`, with the rest of the definition.
 
 use std::time::Duration;
 
-use crate::definition::ResultPath;
+use crate::definition::{Catcher, Jitter, Retrier};
 use crate::error::{Failure, names};
-
-/// How a retrier spreads its delays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Jitter {
-    None,
-    Full,
-}
-
-/// One entry of `Retry`.
-#[derive(Debug, Clone)]
-pub(crate) struct Retrier {
-    pub errors: Vec<String>,
-    pub interval_seconds: u64,
-    pub max_attempts: u64,
-    pub backoff_rate: f64,
-    pub max_delay_seconds: Option<u64>,
-    pub jitter: Jitter,
-}
-
-/// One entry of `Catch`.
-#[derive(Debug, Clone)]
-pub(crate) struct Catcher {
-    pub errors: Vec<String>,
-    pub next: String,
-    pub result_path: ResultPath,
-}
 
 /// Whether `patterns` (an `ErrorEquals` list) matches `failure`.
 ///

@@ -6,6 +6,7 @@ mod dispatch;
 mod e2e;
 mod iam;
 mod infra;
+mod layout;
 mod realism;
 mod scenarios;
 mod steps;

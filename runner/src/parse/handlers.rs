@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
-use super::{KNOWN_STATES_ERRORS, MAX_SECONDS, Obj, Parser, uint, unread_reason};
-use crate::definition::ResultPath;
-use crate::retry::{Catcher, Jitter, Retrier};
+use super::{KNOWN_STATES_ERRORS, MAX_SECONDS, Parser, uint, unread_reason};
+use crate::definition::{Catcher, Jitter, ResultPath, Retrier};
+use crate::fields::Obj;
 
 impl Parser {
     pub(super) fn error_equals(

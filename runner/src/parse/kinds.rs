@@ -4,13 +4,15 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Obj, Parser};
+use super::Parser;
 use crate::context::parse_timestamp;
 use crate::definition::{
     FailField, Graph, MapState, ParallelState, Seconds, StateKind, TaskState, WaitFor,
 };
+use crate::fields::Obj;
 use crate::intrinsics::Intrinsic;
-use crate::paths::{Path, Template};
+use crate::paths::Path;
+use crate::template::Template;
 
 impl Parser {
     pub(super) fn task(&mut self, name: &str, obj: &Obj<'_>) -> Option<TaskState> {

@@ -1,56 +1,22 @@
 //! Parsing and validation of definitions. Every problem is collected (not just the first), and
 //! each names its state and field. Unsupported features are errors, never silently skipped.
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::choice::parse_choices;
 use crate::definition::{
     Graph, Io, IoPath, ResultPath, Seconds, State, StateKind, StateMachine, Transition,
 };
 use crate::error::{DefinitionErrors, Diag};
-use crate::paths::{Path, Template};
+use crate::fields::Obj;
+use crate::paths::{Path, Root};
+use crate::template::Template;
 
 mod handlers;
 mod kinds;
-
-/// An object whose fields are read one by one, so the unread ones can be reported.
-pub(crate) struct Obj<'v> {
-    map: &'v Map<String, Value>,
-    seen: RefCell<HashSet<&'v str>>,
-}
-
-impl<'v> Obj<'v> {
-    pub fn new(map: &'v Map<String, Value>) -> Self {
-        Self {
-            map,
-            seen: RefCell::new(HashSet::new()),
-        }
-    }
-
-    /// The field's value, marking the field as read.
-    pub fn get(&self, key: &str) -> Option<&'v Value> {
-        let (key, value) = self.map.get_key_value(key)?;
-        self.seen.borrow_mut().insert(key.as_str());
-        Some(value)
-    }
-
-    pub fn seen(&self, key: &str) -> bool {
-        self.seen.borrow().contains(key)
-    }
-
-    fn unread(&self) -> Vec<&'v str> {
-        let seen = self.seen.borrow();
-        self.map
-            .keys()
-            .map(String::as_str)
-            .filter(|k| !seen.contains(k))
-            .collect()
-    }
-}
 
 /// The longest state name AWS accepts.
 const MAX_NAME: usize = 80;
@@ -146,7 +112,16 @@ fn unread_reason(field: &str, type_name: &str) -> String {
     }
 }
 
-pub(crate) fn parse_machine(value: &Value) -> Result<StateMachine, DefinitionErrors> {
+// The entry point lives here rather than in `definition`, so that `definition` (plain data)
+// does not depend on its parser.
+impl StateMachine {
+    /// Parses and validates a definition already read as JSON (no substitutions applied).
+    pub fn from_value(value: &Value) -> Result<StateMachine, DefinitionErrors> {
+        parse_machine(value)
+    }
+}
+
+fn parse_machine(value: &Value) -> Result<StateMachine, DefinitionErrors> {
     let mut p = Parser::default();
     let Some(map) = value.as_object() else {
         p.diag
@@ -527,7 +502,7 @@ impl Parser {
             Value::Null => Some(ResultPath::Discard),
             Value::String(text) => {
                 let parsed = Path::parse_reference(text).and_then(|path| match (path.root(), path.segments()) {
-                    (crate::paths::Root::Input, Some(segments)) => Ok(ResultPath::At(segments.to_vec())),
+                    (Root::Input, Some(segments)) => Ok(ResultPath::At(segments.to_vec())),
                     _ => Err(format!("'{text}' must be a reference path into the state input ('$...'), not the context object")),
                 });
                 parsed
