@@ -90,8 +90,9 @@ pub fn new_project_id() -> String {
 pub struct LocalWorld<'m> {
     /// The clock of the simulator, the front and whatever runs the workflow.
     pub clock: VirtualClock,
-    /// The Atlas simulator and the AWS front.
-    pub stack: DevStack,
+    /// The Atlas simulator and the AWS front, shared: what runs the workflow (a task invoker
+    /// with a context per function, say) may hold it beyond a borrow of the world.
+    pub stack: Arc<DevStack>,
     /// The project.
     pub project_id: String,
     /// The cluster's name ([`CLUSTER`]).
@@ -119,7 +120,8 @@ impl<'m> LocalWorld<'m> {
             .first()
             .cloned()
             .ok_or("the simulator configuration has no service account")?;
-        let stack = DevStack::start(moto, Arc::new(clock.clone()), spec.sim, spec.realism).await?;
+        let stack =
+            Arc::new(DevStack::start(moto, Arc::new(clock.clone()), spec.sim, spec.realism).await?);
         let project_id = spec.project_id.unwrap_or_else(new_project_id);
         let label = spec.label.unwrap_or_else(|| project_id.clone());
         let atlas_regions: Vec<String> = spec

@@ -1,52 +1,51 @@
-//! A world for the workflow steps: Atlas simulator + moto, a VPC with subnets, a cluster, the
-//! Atlas credentials in Secrets Manager, and a [`Context`] wired to all of it.
+//! A world for the workflow steps: devstack's [`LocalWorld`] (the Atlas simulator and the AWS
+//! front on one virtual clock, a cluster, a VPC per region, the Atlas credentials secret, the
+//! claims table), the one the demo and the scenarios use, plus what only the tests need on
+//! top: a [`Context`] wired to it, step runners that retry as the state machine does, and
+//! helpers that panic with a message instead of returning errors.
 
+use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use clock::{Clock, VirtualClock};
-use devstack::{DevStack, Realism, create_credentials_secret, create_network};
+use atlas_sim::SimConfig;
+use clock::Clock;
+use devstack::world::HOME_REGION;
+use devstack::{LocalWorld, Realism, WorldSpec, create_network};
 use privatelink_core::aws::clients::AwsClients;
 use privatelink_core::context::{Context, Polling, Settings};
 use privatelink_core::state::{EndpointWork, ExecutionState, Plan};
-use privatelink_core::steps::{ENDPOINT_STEPS, run_step};
+use privatelink_core::steps::{Step, run_step};
 use privatelink_core::{ErrorName, StepError};
 use serde_json::{Value, json};
 
 use crate::AtlasHarness;
 use crate::moto::moto;
-use atlas_sim::{ClusterSeed, SimConfig};
 
-/// A unique 24-hex project id per world, so worlds sharing one moto never collide.
-pub fn unique_project_id() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{:08x}{:08x}{:08x}", std::process::id(), nanos, n as u32)
-}
+/// A fresh project id (what [`LocalWorld`] gives each world), for tests that need one of
+/// their own without a world.
+pub use devstack::world::new_project_id as unique_project_id;
 
 pub use devstack::Network;
 
-/// Everything a step test needs.
+/// Everything a step test needs. The seeded world's fields and methods (`project_id`,
+/// `networks`, `stack`, `request()`, …) are reached through [`Deref`] to [`LocalWorld`], so the
+/// tests and the other users of the local world share one set-up.
 pub struct World {
-    /// The Atlas simulator and the virtual clock.
+    /// The seeded local world.
+    pub local: LocalWorld<'static>,
+    /// The world's simulator and virtual clock, with the tests' client and contract helpers.
     pub atlas: AtlasHarness,
     /// The steps' context (the AWS front before moto, the simulator, the virtual clock).
     pub ctx: Arc<Context>,
-    /// The simulator and the AWS front.
-    pub stack: Arc<DevStack>,
-    /// The project.
-    pub project_id: String,
-    /// The cluster name.
-    pub cluster: String,
-    /// One VPC per region of the cluster.
-    pub networks: Vec<Network>,
-    /// ARN of the Atlas credentials secret.
-    pub credentials_arn: String,
+}
+
+impl Deref for World {
+    type Target = LocalWorld<'static>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.local
+    }
 }
 
 /// EC2 client on moto itself in `region` (no AWS front: to seed and to look at what exists).
@@ -59,20 +58,20 @@ pub async fn secrets(region: &str) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(&moto().sdk_config(region).await)
 }
 
-/// Creates a VPC (10.42.0.0/16) with two subnets, tagged `team=<tag>`.
+/// Creates a VPC (10.42.0.0/16) with two subnets, tagged `team=<tag>`: a VPC beside the
+/// world's (another team's, or a second one under a tag of its own).
 pub async fn make_network(region: &str, tag: &str) -> Network {
     create_network(&ec2(region).await, region, tag)
         .await
         .expect("network")
 }
 
-/// A context on the stack's AWS front (moto behaving like AWS: eventual consistency, client
-/// tokens, zones, acceptance states following the simulator's links) and the harness's clock.
-async fn context(atlas: &AtlasHarness, stack: &DevStack, settings: Settings) -> Arc<Context> {
-    let home = stack.sdk_config("us-east-1").await;
+/// A context on the world's AWS front (moto behaving like AWS: eventual consistency, client
+/// tokens, zones, acceptance states following the simulator's links) and its clock.
+async fn context(world: &LocalWorld<'_>, settings: Settings) -> Arc<Context> {
     Arc::new(Context::new(
-        Arc::new(atlas.clock.clone()),
-        AwsClients::from_config(home),
+        Arc::new(world.clock.clone()),
+        AwsClients::from_config(world.stack.sdk_config(HOME_REGION).await),
         settings,
     ))
 }
@@ -88,64 +87,30 @@ impl World {
         Self::with_realism(config, Realism::realistic(), regions).await
     }
 
-    /// The same with given rules of the AWS front.
+    /// The same with given rules of the AWS front. The simulator checks every exchange
+    /// against the Atlas spec when it is present.
     pub async fn with_realism(mut config: SimConfig, realism: Realism, regions: &[&str]) -> Self {
         config.contract = crate::contract();
-        let clock = VirtualClock::new();
-        let stack = DevStack::start(moto(), Arc::new(clock.clone()), config, realism)
-            .await
-            .expect("local stack starts");
-        let atlas = AtlasHarness {
-            clock,
-            sim: stack.sim.clone(),
+        let spec = WorldSpec {
+            sim: config,
+            ..WorldSpec::new(regions).realism(realism)
         };
-        let project_id = unique_project_id();
-        let cluster = "Cluster0".to_owned();
-        let atlas_regions: Vec<String> = regions
-            .iter()
-            .map(|r| atlas_api::models::to_atlas_region(r))
-            .collect();
-        let atlas_regions: Vec<&str> = atlas_regions.iter().map(String::as_str).collect();
-        atlas
-            .sim
-            .seed_cluster(ClusterSeed::new(&project_id, &cluster, &atlas_regions))
-            .expect("seed cluster");
-        let mut networks = Vec::new();
-        for region in regions {
-            networks.push(make_network(region, &project_id).await);
-        }
-        let home = moto().sdk_config("us-east-1").await;
-        let sm = aws_sdk_secretsmanager::Client::new(&home);
-        let credentials_arn = create_credentials_secret(
-            &sm,
-            &format!("atlas-credentials-{project_id}"),
-            "sim-client-id",
-            "sim-client-secret",
-            &atlas.sim.base_url(),
-        )
-        .await
-        .expect("credentials secret");
-        // The stack's claims table (who creates a region's endpoint service), as deployed.
-        let dynamodb = aws_sdk_dynamodb::Client::new(&home);
-        devstack::create_claims_table(&dynamodb, devstack::CLAIMS_TABLE)
+        let local = LocalWorld::start(moto(), spec)
             .await
-            .expect("claims table");
+            .expect("local world starts");
+        let atlas = AtlasHarness {
+            clock: local.clock.clone(),
+            sim: local.stack.sim.clone(),
+        };
         let settings = Settings {
             secret_recovery_days: 7,
+            // Shorter than the demo's: a test waits less for an Atlas call that hangs.
             atlas_request_timeout: Duration::from_secs(5),
             claims_table: Some(devstack::CLAIMS_TABLE.to_owned()),
             ..Settings::default()
         };
-        let ctx = context(&atlas, &stack, settings).await;
-        Self {
-            atlas,
-            ctx,
-            stack: Arc::new(stack),
-            project_id,
-            cluster,
-            networks,
-            credentials_arn,
-        }
+        let ctx = context(&local, settings).await;
+        Self { local, atlas, ctx }
     }
 
     /// The same world with other polling settings (e.g. [`Polling::single_probe`], so a step
@@ -155,20 +120,8 @@ impl World {
             polling,
             ..self.ctx.settings.clone()
         };
-        self.ctx = context(&self.atlas, &self.stack, settings).await;
+        self.ctx = context(&self.local, settings).await;
         self
-    }
-
-    /// A valid request for this world: one endpoint per network, by ids.
-    pub fn request(&self) -> Value {
-        json!({
-            "atlas": {"projectId": self.project_id, "clusterName": self.cluster,
-                      "credentialsSecretArn": self.credentials_arn},
-            "endpoints": self.networks.iter().map(|n| json!({
-                "region": n.region, "vpcId": n.vpc_id, "subnetIds": n.subnet_ids
-            })).collect::<Vec<_>>(),
-            "tags": {"team": "platform"}
-        })
     }
 
     /// Runs one step.
@@ -240,7 +193,7 @@ impl World {
         mut work: EndpointWork,
     ) -> (EndpointWork, Result<(), StepError>) {
         let long = Duration::from_secs(3600);
-        for step in ENDPOINT_STEPS {
+        for step in Step::ENDPOINT.map(Step::name) {
             let input = serde_json::to_value(&work).expect("work");
             match self
                 .step_until_ready(step, input, Duration::from_secs(10), long)
@@ -289,52 +242,22 @@ impl World {
         }
     }
 
-    /// Live (not deleted) VPC endpoints in a network's VPC.
+    /// Live (not deleted) VPC endpoints in a network's VPC ([`LocalWorld::vpc_endpoints`],
+    /// failing the test if EC2 cannot say).
     pub async fn vpc_endpoints(&self, network: &Network) -> Vec<String> {
-        let out = ec2(&network.region)
+        self.local
+            .vpc_endpoints(network)
             .await
-            .describe_vpc_endpoints()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("vpc-id")
-                    .values(&network.vpc_id)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("describe endpoints");
-        out.vpc_endpoints()
-            .iter()
-            .filter(|e| {
-                !e.state()
-                    .is_some_and(|s| s.as_str().eq_ignore_ascii_case("deleted"))
-            })
-            .filter_map(|e| e.vpc_endpoint_id().map(str::to_owned))
-            .collect()
+            .expect("describe endpoints")
     }
 
-    /// Security groups of a network's VPC created by the workflow.
+    /// Security groups of a network's VPC created by the workflow
+    /// ([`LocalWorld::our_security_groups`], failing the test if EC2 cannot say).
     pub async fn our_security_groups(&self, network: &Network) -> Vec<String> {
-        let out = ec2(&network.region)
+        self.local
+            .our_security_groups(network)
             .await
-            .describe_security_groups()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("vpc-id")
-                    .values(&network.vpc_id)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("describe groups");
-        out.security_groups()
-            .iter()
-            .filter(|g| {
-                g.group_name()
-                    .is_some_and(|n| n.starts_with("atlas-privatelink-"))
-            })
-            .filter_map(|g| g.group_id().map(str::to_owned))
-            .collect()
+            .expect("describe groups")
     }
 
     /// The default secret name of this world's request.
@@ -349,7 +272,8 @@ impl World {
     /// The stored secret's JSON, if it exists.
     pub async fn secret_json(&self) -> Option<Value> {
         let region = &self.networks[0].region;
-        let out = secrets(region)
+        let out = self
+            .secrets(region)
             .await
             .get_secret_value()
             .secret_id(self.secret_name())
@@ -362,7 +286,7 @@ impl World {
     /// Number of versions of the stored secret.
     pub async fn secret_versions(&self) -> usize {
         let region = &self.networks[0].region;
-        secrets(region)
+        self.secrets(region)
             .await
             .list_secret_version_ids()
             .secret_id(self.secret_name())
