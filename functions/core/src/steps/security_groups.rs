@@ -1,9 +1,9 @@
 //! Step 4: the security group of the interface endpoint.
 
 use super::{plan, region_clients, resource_tags};
-use crate::aws::ec2;
 use crate::context::Context;
 use crate::error::{ErrorName, StepError};
+use crate::ports::{Ec2, SdkEc2};
 use crate::state::{EndpointWork, SecurityGroupsOut};
 
 /// The deterministic name of our group for an endpoint.
@@ -17,9 +17,14 @@ pub async fn configure_security_groups(
     ctx: &Context,
     work: EndpointWork,
 ) -> Result<SecurityGroupsOut, StepError> {
-    let spec = &work.endpoint.security_groups;
     let clients = region_clients(ctx, &work).await?;
-    let p = plan(&work);
+    configure(&SdkEc2::new(clients.ec2, ctx.clock.clone()), &work).await
+}
+
+/// [`configure_security_groups`] over any [`Ec2`]: every decision of the step is here.
+async fn configure(ec2: &impl Ec2, work: &EndpointWork) -> Result<SecurityGroupsOut, StepError> {
+    let spec = &work.endpoint.security_groups;
+    let p = plan(work);
     let mut ids: Vec<String> = spec
         .attach_security_group_ids
         .iter()
@@ -39,13 +44,9 @@ pub async fn configure_security_groups(
         });
     }
     let name = group_name(&p.request_key);
-    let (group_id, created) = match ec2::find_security_group(
-        &clients.ec2,
-        &p.vpc_id,
-        &p.request_key,
-        &name,
-    )
-    .await?
+    let (group_id, created) = match ec2
+        .find_security_group(&p.vpc_id, &p.request_key, &name)
+        .await?
     {
         Some(found) => {
             let created = found.created_by.as_deref() == Some(work.execution.as_str());
@@ -56,15 +57,15 @@ pub async fn configure_security_groups(
                 "atlas-privatelink: PrivateLink endpoint to Atlas cluster {} of project {}",
                 work.request.atlas.cluster_name, work.request.atlas.project_id
             );
-            let group = ec2::create_security_group(
-                &clients.ec2,
-                &p.vpc_id,
-                &name,
-                &description,
-                &resource_tags(&work, &name),
-                &work.execution,
-            )
-            .await?;
+            let group = ec2
+                .create_security_group(
+                    &p.vpc_id,
+                    &name,
+                    &description,
+                    &resource_tags(work, &name),
+                    &work.execution,
+                )
+                .await?;
             // A group a racing run made (found through the duplicate name) is ours only if its
             // created-by tag says so.
             let created = group.created_by.as_deref() == Some(work.execution.as_str());
@@ -91,14 +92,9 @@ pub async fn configure_security_groups(
     if cidrs.is_empty() && from_groups.is_empty() {
         cidrs = p.vpc_cidrs.clone();
     }
-    let added = ec2::allow_atlas_ports(
-        &clients.ec2,
-        ctx.clock.as_ref(),
-        &group_id,
-        &from_groups,
-        &cidrs,
-    )
-    .await?;
+    let added = ec2
+        .allow_atlas_ports(&group_id, &from_groups, &cidrs)
+        .await?;
     if !added.is_empty() {
         tracing::info!(execution = %work.execution, security_group_id = %group_id, ?added, "allowed the Atlas ports from new sources");
     }
@@ -110,3 +106,6 @@ pub async fn configure_security_groups(
         created,
     })
 }
+
+#[cfg(test)]
+mod tests;

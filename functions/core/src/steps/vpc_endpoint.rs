@@ -1,10 +1,12 @@
 //! Step 5: the VPC interface endpoint.
 
+use clock::Clock;
+
 use super::{needs, plan, region_clients, resource_tags, vpc_endpoint_client_token};
 use crate::aws::consistency::list_until_shown;
-use crate::aws::ec2;
 use crate::context::Context;
 use crate::error::{ErrorName, StepError};
+use crate::ports::{Ec2, SdkEc2};
 use crate::state::{EndpointWork, VpcEndpointOut};
 
 /// Finds the VPC's interface endpoint to the Atlas service (ours by tag first, else one made
@@ -18,10 +20,25 @@ pub async fn create_vpc_endpoint(
     ctx: &Context,
     work: EndpointWork,
 ) -> Result<VpcEndpointOut, StepError> {
+    // The inputs are checked before the role is assumed: a state machine that skipped a step
+    // is named as such, whatever the state of the target account.
     let service_name = &needs(&work.service_name, "serviceName")?.endpoint_service_name;
     let groups = &needs(&work.security_groups, "securityGroups")?.security_group_ids;
-    let p = plan(&work);
     let clients = region_clients(ctx, &work).await?;
+    let ec2 = SdkEc2::new(clients.ec2, ctx.clock.clone());
+    find_or_create(&ec2, ctx.clock.as_ref(), &work, service_name, groups).await
+}
+
+/// [`create_vpc_endpoint`] over any [`Ec2`], given the service name and the groups to attach:
+/// every decision of the step is here. `clock` paces the re-reads of an empty list.
+async fn find_or_create(
+    ec2: &impl Ec2,
+    clock: &dyn Clock,
+    work: &EndpointWork,
+    service_name: &str,
+    groups: &[String],
+) -> Result<VpcEndpointOut, StepError> {
+    let p = plan(work);
     // Our security group made by an earlier execution means an earlier attempt got this far
     // and may have made the endpoint moments ago; EC2's lists are eventually consistent, so an
     // empty list is believed only after the visibility budget.
@@ -30,9 +47,9 @@ pub async fn create_vpc_endpoint(
         .as_ref()
         .is_some_and(|g| g.own_group_id.is_some() && !g.created);
     let existing = list_until_shown(
-        ctx.clock.as_ref(),
+        clock,
         |found: &Vec<_>| earlier_attempt && found.is_empty(),
-        || ec2::find_vpc_endpoints(&clients.ec2, &p.vpc_id, service_name, &p.request_key),
+        || ec2.find_vpc_endpoints(&p.vpc_id, service_name, &p.request_key),
     )
     .await?;
     if let Some(found) = existing.first() {
@@ -44,27 +61,19 @@ pub async fn create_vpc_endpoint(
             subnet_ids: Vec::new(),
         });
     }
-    let subnets = usable_subnets(&clients.ec2, &work, service_name).await?;
+    let subnets = usable_subnets(ec2, work, service_name).await?;
     let name = format!(
         "atlas-privatelink-{}-{}",
         work.request.atlas.cluster_name, p.region
     );
-    let tags = resource_tags(&work, &name);
+    let tags = resource_tags(work, &name);
     // A replayed token can answer an endpoint that was deleted since (by hand, mid-execution):
     // then one more attempt under a fresh token.
     for attempt in 0..2 {
         let token = vpc_endpoint_client_token(&work.execution, &p.request_key, attempt);
-        let made = ec2::create_vpc_endpoint(
-            &clients.ec2,
-            ctx.clock.as_ref(),
-            &p.vpc_id,
-            service_name,
-            &subnets,
-            groups,
-            &token,
-            &tags,
-        )
-        .await?;
+        let made = ec2
+            .create_vpc_endpoint(&p.vpc_id, service_name, &subnets, groups, &token, &tags)
+            .await?;
         if made.is_dead() {
             tracing::warn!(execution = %work.execution, vpc_endpoint_id = %made.id, state = %made.state, "the client token answered an endpoint that is gone; creating another");
             continue;
@@ -86,17 +95,17 @@ pub async fn create_vpc_endpoint(
 /// service supports, one per zone (AWS refuses the call otherwise; PrivateLink guide,
 /// "Availability Zones"), in the request's order. None usable is the request's fault.
 async fn usable_subnets(
-    client: &aws_sdk_ec2::Client,
+    ec2: &impl Ec2,
     work: &EndpointWork,
     service_name: &str,
 ) -> Result<Vec<String>, StepError> {
     let p = plan(work);
-    let zones = ec2::service_zones(client, service_name).await?;
+    let zones = ec2.service_zones(service_name).await?;
     if zones.is_empty() {
         // The service does not say; let AWS decide.
         return Ok(p.subnet_ids.clone());
     }
-    let subnets = ec2::describe_subnets(client, &p.subnet_ids).await?;
+    let subnets = ec2.describe_subnets(&p.subnet_ids).await?;
     let mut chosen: Vec<(String, String)> = Vec::new();
     for id in &p.subnet_ids {
         let Some(subnet) = subnets.iter().find(|s| &s.subnet_id == id) else {
@@ -127,3 +136,6 @@ async fn usable_subnets(
     }
     Ok(chosen.into_iter().map(|(id, _)| id).collect())
 }
+
+#[cfg(test)]
+mod tests;

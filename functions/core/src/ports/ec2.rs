@@ -1,0 +1,180 @@
+//! The EC2 port: the EC2 operations of the security-group and VPC-endpoint steps, at the level
+//! of our operations (find, create, allow), not of the SDK's calls.
+
+use std::future::Future;
+
+use clock::SharedClock;
+
+use crate::aws::ec2::{self, SubnetInfo, Tagged, VpcEndpointInfo};
+use crate::error::StepError;
+
+/// The EC2 operations the steps decide with. Each method means what the function of the same
+/// name in [`crate::aws::ec2`] does; [`SdkEc2`] is that implementation.
+///
+/// The methods return `Send` futures: the step catalogue runs steps as `Send` futures (Lambda
+/// and the local runner spawn them), and saying so here lets a step generic over the port be
+/// `Send` for every implementation, not only for the ones the compiler can see through.
+/// Implementations still write `async fn`.
+pub trait Ec2: Sync {
+    /// Our security group for `request_key` in `vpc_id`: by tag, else by its deterministic
+    /// name; with its `created-by` tag.
+    fn find_security_group(
+        &self,
+        vpc_id: &str,
+        request_key: &str,
+        group_name: &str,
+    ) -> impl Future<Output = Result<Option<Tagged>, StepError>> + Send;
+
+    /// Creates a tagged security group. A group of that name made meanwhile (a racing run) is
+    /// answered instead, with its own `created-by` tag.
+    fn create_security_group(
+        &self,
+        vpc_id: &str,
+        group_name: &str,
+        description: &str,
+        tags: &[(String, String)],
+        execution: &str,
+    ) -> impl Future<Output = Result<Tagged, StepError>> + Send;
+
+    /// Allows TCP 1024–65535 into `group_id` from the given groups and CIDRs, adding only the
+    /// rules it lacks; returns the sources added.
+    fn allow_atlas_ports(
+        &self,
+        group_id: &str,
+        from_groups: &[String],
+        from_cidrs: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, StepError>> + Send;
+
+    /// Live interface endpoints of `vpc_id` to `service_name`: those carrying `request_key`
+    /// first, then any other.
+    fn find_vpc_endpoints(
+        &self,
+        vpc_id: &str,
+        service_name: &str,
+        request_key: &str,
+    ) -> impl Future<Output = Result<Vec<VpcEndpointInfo>, StepError>> + Send;
+
+    /// The availability zones an endpoint service supports (empty: it does not say).
+    fn service_zones(
+        &self,
+        service_name: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StepError>> + Send;
+
+    /// Subnets by id; missing ones are absent from the answer.
+    fn describe_subnets(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<SubnetInfo>, StepError>> + Send;
+
+    /// Creates an interface endpoint (private DNS off) under `client_token`. A token EC2 has
+    /// seen answers the endpoint it made then, whatever its state now.
+    fn create_vpc_endpoint(
+        &self,
+        vpc_id: &str,
+        service_name: &str,
+        subnet_ids: &[String],
+        security_group_ids: &[String],
+        client_token: &str,
+        tags: &[(String, String)],
+    ) -> impl Future<Output = Result<VpcEndpointInfo, StepError>> + Send;
+}
+
+/// [`Ec2`] through the AWS SDK: one account and region's client, and the clock its
+/// eventual-consistency retries wait on.
+#[derive(Debug, Clone)]
+pub struct SdkEc2 {
+    client: aws_sdk_ec2::Client,
+    clock: SharedClock,
+}
+
+impl SdkEc2 {
+    /// The port over `client`, waiting on `clock`.
+    pub fn new(client: aws_sdk_ec2::Client, clock: SharedClock) -> Self {
+        Self { client, clock }
+    }
+}
+
+impl Ec2 for SdkEc2 {
+    async fn find_security_group(
+        &self,
+        vpc_id: &str,
+        request_key: &str,
+        group_name: &str,
+    ) -> Result<Option<Tagged>, StepError> {
+        ec2::find_security_group(&self.client, vpc_id, request_key, group_name).await
+    }
+
+    async fn create_security_group(
+        &self,
+        vpc_id: &str,
+        group_name: &str,
+        description: &str,
+        tags: &[(String, String)],
+        execution: &str,
+    ) -> Result<Tagged, StepError> {
+        ec2::create_security_group(
+            &self.client,
+            vpc_id,
+            group_name,
+            description,
+            tags,
+            execution,
+        )
+        .await
+    }
+
+    async fn allow_atlas_ports(
+        &self,
+        group_id: &str,
+        from_groups: &[String],
+        from_cidrs: &[String],
+    ) -> Result<Vec<String>, StepError> {
+        ec2::allow_atlas_ports(
+            &self.client,
+            self.clock.as_ref(),
+            group_id,
+            from_groups,
+            from_cidrs,
+        )
+        .await
+    }
+
+    async fn find_vpc_endpoints(
+        &self,
+        vpc_id: &str,
+        service_name: &str,
+        request_key: &str,
+    ) -> Result<Vec<VpcEndpointInfo>, StepError> {
+        ec2::find_vpc_endpoints(&self.client, vpc_id, service_name, request_key).await
+    }
+
+    async fn service_zones(&self, service_name: &str) -> Result<Vec<String>, StepError> {
+        ec2::service_zones(&self.client, service_name).await
+    }
+
+    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<SubnetInfo>, StepError> {
+        ec2::describe_subnets(&self.client, ids).await
+    }
+
+    async fn create_vpc_endpoint(
+        &self,
+        vpc_id: &str,
+        service_name: &str,
+        subnet_ids: &[String],
+        security_group_ids: &[String],
+        client_token: &str,
+        tags: &[(String, String)],
+    ) -> Result<VpcEndpointInfo, StepError> {
+        ec2::create_vpc_endpoint(
+            &self.client,
+            self.clock.as_ref(),
+            vpc_id,
+            service_name,
+            subnet_ids,
+            security_group_ids,
+            client_token,
+            tags,
+        )
+        .await
+    }
+}

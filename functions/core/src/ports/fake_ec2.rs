@@ -1,0 +1,360 @@
+//! An in-memory [`Ec2`] for the steps' unit tests: a few groups, endpoints and subnets, every
+//! call recorded, and the two ways EC2 surprises a step scripted (lists that do not show a new
+//! resource yet, and a create whose answer is lost). It keeps EC2's rules the steps rely on
+//! (duplicate group names, client tokens) and nothing else; moto covers the rest.
+
+use std::sync::{Mutex, MutexGuard};
+
+use serde_json::json;
+
+use super::Ec2;
+use crate::aws::ec2::{SubnetInfo, TAG_CREATED_BY, TAG_REQUEST_KEY, Tagged, VpcEndpointInfo};
+use crate::error::{ErrorName, StepError};
+use crate::request::SecurityGroupSpec;
+use crate::state::{EndpointPlan, EndpointResult, EndpointWork};
+
+/// The execution the work items of [`work`] belong to.
+pub const EXECUTION: &str = "provision-this";
+/// Their VPC.
+pub const VPC: &str = "vpc-0a1b2c3d";
+/// Their request key.
+pub const KEY: &str = "0123456789abcdef0123";
+/// The Atlas endpoint service name tests give the VPC-endpoint step.
+pub const SERVICE: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
+
+/// One call the step made, with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    FindSecurityGroup {
+        group_name: String,
+    },
+    CreateSecurityGroup {
+        group_name: String,
+        description: String,
+        tags: Vec<(String, String)>,
+    },
+    AllowAtlasPorts {
+        group_id: String,
+        groups: Vec<String>,
+        cidrs: Vec<String>,
+    },
+    FindVpcEndpoints {
+        service_name: String,
+    },
+    ServiceZones,
+    DescribeSubnets {
+        ids: Vec<String>,
+    },
+    CreateVpcEndpoint {
+        subnet_ids: Vec<String>,
+        security_group_ids: Vec<String>,
+        client_token: String,
+        tags: Vec<(String, String)>,
+    },
+}
+
+/// A security group of the fake.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub request_key: Option<String>,
+    pub created_by: Option<String>,
+    /// Listed by finds (false: made a moment ago, EC2 does not list it yet).
+    pub listed: bool,
+}
+
+/// A VPC endpoint of the fake (all in [`VPC`], to [`SERVICE`] unless said otherwise).
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub id: String,
+    pub service_name: String,
+    pub state: String,
+    pub request_key: Option<String>,
+    pub created_by: Option<String>,
+    /// The client token that made it.
+    pub token: Option<String>,
+    /// Finds that still do not list it (EC2's lists are eventually consistent).
+    pub unlisted_for: usize,
+}
+
+impl Endpoint {
+    /// A live endpoint to [`SERVICE`].
+    pub fn new(id: &str, created_by: Option<&str>) -> Self {
+        Endpoint {
+            id: id.into(),
+            service_name: SERVICE.into(),
+            state: "available".into(),
+            request_key: created_by.map(|_| KEY.into()),
+            created_by: created_by.map(str::to_owned),
+            token: None,
+            unlisted_for: 0,
+        }
+    }
+}
+
+/// The fake. Tests seed its vectors, run a step, then read `calls` and the vectors.
+#[derive(Debug, Default)]
+pub struct FakeEc2 {
+    pub groups: Mutex<Vec<Group>>,
+    pub endpoints: Mutex<Vec<Endpoint>>,
+    pub subnets: Mutex<Vec<SubnetInfo>>,
+    pub zones: Mutex<Vec<String>>,
+    pub calls: Mutex<Vec<Call>>,
+    /// Sources already allowed, by group id.
+    pub rules: Mutex<Vec<(String, String)>>,
+    /// The next endpoint create makes the endpoint but its answer is lost.
+    pub lose_next_create_answer: Mutex<bool>,
+    /// Finds made after a create do not list the new endpoint for this many calls.
+    pub new_endpoints_unlisted_for: Mutex<usize>,
+}
+
+/// The lock, even if a failed assertion in another test poisoned it (each test has its own
+/// fake, so the data is still that test's).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl FakeEc2 {
+    /// The calls so far.
+    pub fn calls(&self) -> Vec<Call> {
+        lock(&self.calls).clone()
+    }
+
+    /// How many calls `pick` selects.
+    pub fn count(&self, pick: impl Fn(&Call) -> bool) -> usize {
+        self.calls().iter().filter(|c| pick(c)).count()
+    }
+
+    fn record(&self, call: Call) {
+        lock(&self.calls).push(call);
+    }
+
+    /// Adds a group to the fake.
+    pub fn seed_group(&self, id: &str, created_by: Option<&str>, listed: bool) {
+        lock(&self.groups).push(Group {
+            id: id.into(),
+            name: format!("atlas-privatelink-{KEY}"),
+            request_key: created_by.map(|_| KEY.into()),
+            created_by: created_by.map(str::to_owned),
+            listed,
+        });
+    }
+
+    /// Adds a subnet of [`VPC`] in `zone`.
+    pub fn seed_subnet(&self, id: &str, zone: &str) {
+        lock(&self.subnets).push(SubnetInfo {
+            subnet_id: id.into(),
+            vpc_id: VPC.into(),
+            zone: zone.into(),
+        });
+    }
+}
+
+fn tag(tags: &[(String, String)], key: &str) -> Option<String> {
+    tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
+fn info(e: &Endpoint) -> VpcEndpointInfo {
+    VpcEndpointInfo {
+        id: e.id.clone(),
+        state: e.state.clone(),
+        created_by: e.created_by.clone(),
+    }
+}
+
+impl Ec2 for FakeEc2 {
+    async fn find_security_group(
+        &self,
+        vpc_id: &str,
+        request_key: &str,
+        group_name: &str,
+    ) -> Result<Option<Tagged>, StepError> {
+        assert_eq!(vpc_id, VPC);
+        self.record(Call::FindSecurityGroup {
+            group_name: group_name.into(),
+        });
+        let groups = lock(&self.groups);
+        let listed = || groups.iter().filter(|g| g.listed);
+        Ok(listed()
+            .find(|g| g.request_key.as_deref() == Some(request_key))
+            .or_else(|| listed().find(|g| g.name == group_name))
+            .map(|g| Tagged {
+                id: g.id.clone(),
+                created_by: g.created_by.clone(),
+            }))
+    }
+
+    async fn create_security_group(
+        &self,
+        vpc_id: &str,
+        group_name: &str,
+        description: &str,
+        tags: &[(String, String)],
+        execution: &str,
+    ) -> Result<Tagged, StepError> {
+        assert_eq!(vpc_id, VPC);
+        self.record(Call::CreateSecurityGroup {
+            group_name: group_name.into(),
+            description: description.into(),
+            tags: tags.to_vec(),
+        });
+        let mut groups = lock(&self.groups);
+        // Names are unique per VPC: a duplicate answers the group that has it (as the adapter
+        // does after InvalidGroup.Duplicate), listed or not.
+        if let Some(g) = groups.iter().find(|g| g.name == group_name) {
+            return Ok(Tagged {
+                id: g.id.clone(),
+                created_by: g.created_by.clone(),
+            });
+        }
+        let id = format!("sg-fake{}", groups.len());
+        groups.push(Group {
+            id: id.clone(),
+            name: group_name.into(),
+            request_key: tag(tags, TAG_REQUEST_KEY),
+            created_by: tag(tags, TAG_CREATED_BY),
+            listed: true,
+        });
+        Ok(Tagged {
+            id,
+            created_by: Some(execution.into()),
+        })
+    }
+
+    async fn allow_atlas_ports(
+        &self,
+        group_id: &str,
+        from_groups: &[String],
+        from_cidrs: &[String],
+    ) -> Result<Vec<String>, StepError> {
+        self.record(Call::AllowAtlasPorts {
+            group_id: group_id.into(),
+            groups: from_groups.to_vec(),
+            cidrs: from_cidrs.to_vec(),
+        });
+        let mut rules = lock(&self.rules);
+        let mut added = Vec::new();
+        for source in from_groups.iter().chain(from_cidrs) {
+            let rule = (group_id.to_owned(), source.clone());
+            if !rules.contains(&rule) {
+                rules.push(rule);
+                added.push(source.clone());
+            }
+        }
+        Ok(added)
+    }
+
+    async fn find_vpc_endpoints(
+        &self,
+        vpc_id: &str,
+        service_name: &str,
+        request_key: &str,
+    ) -> Result<Vec<VpcEndpointInfo>, StepError> {
+        assert_eq!(vpc_id, VPC);
+        self.record(Call::FindVpcEndpoints {
+            service_name: service_name.into(),
+        });
+        let mut endpoints = lock(&self.endpoints);
+        let mut found: Vec<&Endpoint> = Vec::new();
+        for e in endpoints.iter_mut() {
+            if e.service_name != service_name {
+                continue;
+            }
+            if e.unlisted_for > 0 {
+                e.unlisted_for -= 1;
+            } else if !info(e).is_dead() {
+                found.push(e);
+            }
+        }
+        // Ours (by key) first, as the adapter answers.
+        found.sort_by_key(|e| e.request_key.as_deref() != Some(request_key));
+        Ok(found.into_iter().map(info).collect())
+    }
+
+    async fn service_zones(&self, service_name: &str) -> Result<Vec<String>, StepError> {
+        assert_eq!(service_name, SERVICE);
+        self.record(Call::ServiceZones);
+        Ok(lock(&self.zones).clone())
+    }
+
+    async fn describe_subnets(&self, ids: &[String]) -> Result<Vec<SubnetInfo>, StepError> {
+        self.record(Call::DescribeSubnets { ids: ids.to_vec() });
+        Ok(lock(&self.subnets)
+            .iter()
+            .filter(|s| ids.contains(&s.subnet_id))
+            .cloned()
+            .collect())
+    }
+
+    async fn create_vpc_endpoint(
+        &self,
+        vpc_id: &str,
+        service_name: &str,
+        subnet_ids: &[String],
+        security_group_ids: &[String],
+        client_token: &str,
+        tags: &[(String, String)],
+    ) -> Result<VpcEndpointInfo, StepError> {
+        assert_eq!((vpc_id, service_name), (VPC, SERVICE));
+        self.record(Call::CreateVpcEndpoint {
+            subnet_ids: subnet_ids.to_vec(),
+            security_group_ids: security_group_ids.to_vec(),
+            client_token: client_token.into(),
+            tags: tags.to_vec(),
+        });
+        let mut endpoints = lock(&self.endpoints);
+        // A token EC2 has seen answers what it made then (EC2 API reference, "Ensuring
+        // idempotency"), even an endpoint deleted since.
+        if let Some(e) = endpoints
+            .iter()
+            .find(|e| e.token.as_deref() == Some(client_token))
+        {
+            return Ok(info(e));
+        }
+        let made = Endpoint {
+            id: format!("vpce-fake{}", endpoints.len()),
+            service_name: service_name.into(),
+            state: "pendingAcceptance".into(),
+            request_key: tag(tags, TAG_REQUEST_KEY),
+            created_by: tag(tags, TAG_CREATED_BY),
+            token: Some(client_token.into()),
+            unlisted_for: *lock(&self.new_endpoints_unlisted_for),
+        };
+        let answer = info(&made);
+        endpoints.push(made);
+        if std::mem::take(&mut *lock(&self.lose_next_create_answer)) {
+            return Err(StepError::new(
+                ErrorName::AwsUnavailable,
+                "CreateVpcEndpoint: the connection closed before the answer",
+            ));
+        }
+        Ok(answer)
+    }
+}
+
+/// A work item of [`EXECUTION`] for endpoint 0 in [`VPC`] (CIDR `10.0.0.0/16`, subnets
+/// `subnet-a1`, `subnet-b1` as given), with the request tag `team=platform`.
+pub fn work(security_groups: SecurityGroupSpec, subnet_ids: &[&str]) -> EndpointWork {
+    let request = crate::request::parse_request(&json!({
+        "atlas": { "projectId": "5f1d3a2b4c6e8f0a1b2c3d4e", "clusterName": "Cluster0" },
+        "aws": {},
+        "endpoints": [{ "region": "us-east-1", "vpcId": VPC, "subnetIds": subnet_ids }],
+        "tags": { "team": "platform" }
+    }))
+    .expect("the test request is valid");
+    EndpointWork {
+        execution: EXECUTION.into(),
+        request,
+        result: EndpointResult::new(EndpointPlan {
+            index: 0,
+            region: "us-east-1".into(),
+            atlas_region: "US_EAST_1".into(),
+            vpc_id: VPC.into(),
+            vpc_cidrs: vec!["10.0.0.0/16".into()],
+            subnet_ids: subnet_ids.iter().map(|s| (*s).to_owned()).collect(),
+            security_groups,
+            request_key: KEY.into(),
+        }),
+    }
+}
