@@ -32,8 +32,8 @@ done
 
 if [ "$cold" = 1 ]; then
   started=$(date +%s)
-  log "cargo build --release: every Lambda binary and the hello-world baseline (slow when cold: the AWS SDK in release)"
-  cargo build --release -p privatelink-lambdas -p privatelink-dispatcher -p bench-hello
+  log "cargo build --release: the Lambda binary and the hello-world baseline (slow when cold: the AWS SDK in release)"
+  cargo build --release -p privatelink-lambdas -p bench-hello
   log "release build took $(( $(date +%s) - started )) s"
 fi
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds every Lambda function as an arm64 zip for provided.al2023, with cargo-lambda (and its
-# Zig cross-linker) from PyPI, and reports each zip's size. Slow (a release build of the AWS
-# SDK for aarch64, plus one LTO link per function), so it is not part of the test command.
-#   ./scripts/package.sh            -> $CARGO_TARGET_DIR/lambda/<function>/bootstrap.zip
+# Builds the one Lambda binary (every function runs it, selected by ATLAS_PRIVATELINK_FUNCTION)
+# as an arm64 zip for provided.al2023, with cargo-lambda (and its Zig cross-linker) from PyPI,
+# and reports its size. Slow (a release build of the AWS SDK for aarch64 and one LTO link), so
+# it is not part of the test command.
+#   ./scripts/package.sh            -> $CARGO_TARGET_DIR/lambda/privatelink-function/bootstrap.zip
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
@@ -18,9 +19,8 @@ rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' \
   || rustup target add aarch64-unknown-linux-gnu
 
 started=$(date +%s)
-log "cargo lambda build --release --arm64 --output-format zip (every function)"
-cargo lambda build --release --arm64 --output-format zip \
-  -p privatelink-lambdas -p privatelink-dispatcher
+log "cargo lambda build --release --arm64 --output-format zip (the one Lambda binary)"
+cargo lambda build --release --arm64 --output-format zip -p privatelink-lambdas
 log "built in $(( $(date +%s) - started )) s"
 
 printf '%-28s %10s %10s\n' function zip_bytes binary_bytes

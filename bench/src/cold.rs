@@ -1,4 +1,5 @@
-//! Section 1: cold start of every Lambda binary (release profile, host build) against a small
+//! Section 1: cold start of every Lambda function (the one release binary, host build, as each
+//! function's `ATLAS_PRIVATELINK_FUNCTION` selects it) against a small
 //! local Runtime API: process start → first `GET /2018-06-01/runtime/invocation/next`, peak
 //! RSS at that moment, binary and zip sizes; beside a bare `lambda_runtime` hello world. Then
 //! the first invocation: the Runtime API hands out an empty event (`{}`) and times its answer
@@ -17,6 +18,8 @@ use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use tokio::sync::mpsc;
+
+use privatelink_lambdas::{BINARY, FUNCTION_ENV, Function};
 
 use crate::common::{median, percentile, verdict};
 
@@ -44,24 +47,17 @@ pub struct ColdFigures {
     pub error: Option<String>,
 }
 
-/// The Lambda binaries of the workspace: one per file in `functions/lambdas/src/bin` and
-/// `functions/dispatcher/src/bin`.
-pub fn lambda_binaries(root: &Path) -> Vec<String> {
-    let mut names = Vec::new();
-    for dir in ["functions/lambdas/src/bin", "functions/dispatcher/src/bin"] {
-        if let Ok(entries) = std::fs::read_dir(root.join(dir)) {
-            let mut found: Vec<String> = entries
-                .filter_map(Result::ok)
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    name.strip_suffix(".rs").map(str::to_owned)
-                })
-                .collect();
-            found.sort();
-            names.extend(found);
-        }
-    }
-    names
+/// The Lambda functions: every step of the catalogue and the dispatcher.
+pub fn lambda_functions() -> Vec<String> {
+    Function::all()
+        .into_iter()
+        .map(|f| f.name().to_owned())
+        .collect()
+}
+
+/// The binary a figure's row runs: the baseline's own, else the one Lambda binary.
+fn binary_of(name: &str) -> &str {
+    if name == HELLO { HELLO } else { BINARY }
 }
 
 /// What the local Runtime API saw.
@@ -160,13 +156,13 @@ pub async fn run(
     let mut figures: Vec<ColdFigures> = names
         .iter()
         .map(|name| {
-            let path = bin_dir.join(name);
-            let zip = lambda_dir.join(name).join("bootstrap.zip");
+            let path = bin_dir.join(binary_of(name));
+            let zip = lambda_dir.join(binary_of(name)).join("bootstrap.zip");
             ColdFigures {
                 name: name.clone(),
                 binary_bytes: std::fs::metadata(&path).ok().map(|m| m.len()),
                 zip_bytes: std::fs::metadata(&zip).ok().map(|m| m.len()),
-                arm64_bytes: std::fs::metadata(arm64_dir.join(name))
+                arm64_bytes: std::fs::metadata(arm64_dir.join(binary_of(name)))
                     .ok()
                     .map(|m| m.len()),
                 error: (!path.exists()).then(|| format!("not built: {}", path.display())),
@@ -178,7 +174,15 @@ pub async fn run(
         for f in figures.iter_mut().filter(|f| f.error.is_none()) {
             let name = f.name.clone();
             event_pending.store(true, Ordering::SeqCst);
-            if let Err(e) = one_start(&bin_dir.join(&name), &name, addr.port(), &mut rx, f).await {
+            if let Err(e) = one_start(
+                &bin_dir.join(binary_of(&name)),
+                &name,
+                addr.port(),
+                &mut rx,
+                f,
+            )
+            .await
+            {
                 f.error = Some(e);
             }
         }
@@ -204,6 +208,7 @@ async fn one_start(
         .env("PATH", "/usr/bin:/bin")
         .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
         .env("AWS_LAMBDA_FUNCTION_NAME", name)
+        .env(FUNCTION_ENV, name)
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")

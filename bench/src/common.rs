@@ -77,7 +77,7 @@ impl TaskInvoker for RecordingInvoker {
             let wall = Instant::now();
             let result = self.inner.invoke(resource, input).await;
             let record = Invocation {
-                step: step_of(resource).unwrap_or(resource).to_owned(),
+                step: step_of(resource).map_or(resource, |s| s.name()).to_owned(),
                 start,
                 end: self.ctx.clock.now(),
                 wall: wall.elapsed(),

@@ -110,7 +110,7 @@ async fn main() {
             .clone()
             .unwrap_or_else(|| target_dir().join("release"));
         let mut names = vec![cold::HELLO.to_owned()];
-        names.extend(cold::lambda_binaries(&workspace_root()));
+        names.extend(cold::lambda_functions());
         let lambda_dir = target_dir().join("lambda");
         let arm64_dir = target_dir().join("aarch64-unknown-linux-gnu/release");
         match cold::run(&bin_dir, &lambda_dir, &arm64_dir, &names, args.starts).await {

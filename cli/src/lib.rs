@@ -3,10 +3,13 @@
 //! fault scenarios on the local world (`devstack`).
 #![warn(missing_docs)]
 
+#[cfg(feature = "local-world")]
 pub mod demo;
 pub mod local;
+#[cfg(feature = "local-world")]
 pub mod localstack;
 pub mod machines;
+#[cfg(feature = "local-world")]
 pub mod scenarios;
 pub mod timeline;
 pub mod watch;

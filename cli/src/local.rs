@@ -3,23 +3,18 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use asl_runner::{
     DefinitionErrors, ExecutionOptions, ExecutionResult, Runner, RunnerConfig, TaskFailure,
     TaskInvoker,
 };
-use devstack::LocalWorld;
-use devstack::world::HOME_REGION;
 use futures::future::BoxFuture;
-use privatelink_core::aws::clients::AwsClients;
-use privatelink_core::context::{Context, Settings};
-use privatelink_core::steps::run_step;
+use privatelink_core::context::Context;
 use serde_json::Value;
 
 use crate::machines::{Machine, step_of};
 
-/// Runs Task states in-process with [`run_step`], counting invocations per step.
+/// Runs Task states in-process with [`Step::run`](privatelink_core::steps::Step::run), counting invocations per step.
 pub struct StepInvoker {
     ctx: Arc<Context>,
     invocations: Mutex<BTreeMap<String, u64>>,
@@ -57,13 +52,16 @@ impl TaskInvoker for StepInvoker {
                 )
             })?;
             if let Ok(mut counts) = self.invocations.lock() {
-                *counts.entry(step.to_owned()).or_default() += 1;
+                *counts.entry(step.name().to_owned()).or_default() += 1;
             }
             // Each step is its own Lambda function with its own role in AWS: the AWS calls
             // made inside are that function's (devstack's recorder attributes them so).
-            devstack::recorder::in_function(step, run_step(&self.ctx, step, input))
-                .await
-                .map_err(|e| TaskFailure::new(e.name.as_str(), e.message))
+            #[cfg(feature = "local-world")]
+            let output =
+                devstack::recorder::in_function(step.name(), step.run(&self.ctx, input)).await;
+            #[cfg(not(feature = "local-world"))]
+            let output = step.run(&self.ctx, input).await;
+            output.map_err(|e| TaskFailure::new(e.name.as_str(), e.message))
         })
     }
 }
@@ -71,13 +69,16 @@ impl TaskInvoker for StepInvoker {
 /// The steps' context on a local world: its clock, and AWS through the world's front (eventual
 /// consistency, client tokens, zones, and EC2 reporting the endpoint pending →
 /// pendingAcceptance → available as Atlas accepts it), with a 7-day secret recovery window.
-pub async fn world_context(world: &LocalWorld<'_>) -> Arc<Context> {
+#[cfg(feature = "local-world")]
+pub async fn world_context(world: &devstack::LocalWorld<'_>) -> Arc<Context> {
+    use privatelink_core::aws::clients::AwsClients;
+    use privatelink_core::context::Settings;
     Arc::new(Context::new(
         Arc::new(world.clock.clone()),
-        AwsClients::from_config(world.stack.sdk_config(HOME_REGION).await),
+        AwsClients::from_config(world.stack.sdk_config(devstack::world::HOME_REGION).await),
         Settings {
             secret_recovery_days: 7,
-            atlas_request_timeout: Duration::from_secs(10),
+            atlas_request_timeout: std::time::Duration::from_secs(10),
             claims_table: Some(devstack::CLAIMS_TABLE.to_owned()),
             ..Settings::default()
         },

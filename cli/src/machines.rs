@@ -4,52 +4,35 @@
 use std::collections::HashMap;
 
 use asl_runner::{DefinitionErrors, StateMachine, load_definition};
+use privatelink_core::steps::Step;
 
 /// `statemachine/provision.asl.json`.
 pub const PROVISION: &str = include_str!("../../statemachine/provision.asl.json");
 /// `statemachine/teardown.asl.json`.
 pub const TEARDOWN: &str = include_str!("../../statemachine/teardown.asl.json");
 
-/// Each `${…FunctionArn}` substitution and the step its function runs.
-pub const FUNCTIONS: [(&str, &str); 11] = [
-    ("ValidateFunctionArn", "validate"),
-    (
-        "EnsureEndpointServiceFunctionArn",
-        "ensure-endpoint-service",
-    ),
-    ("GetServiceNameFunctionArn", "get-service-name"),
-    (
-        "ConfigureSecurityGroupsFunctionArn",
-        "configure-security-groups",
-    ),
-    ("CreateVpcEndpointFunctionArn", "create-vpc-endpoint"),
-    ("LinkEndpointFunctionArn", "link-endpoint"),
-    ("VerifyEndpointFunctionArn", "verify-endpoint"),
-    (
-        "StoreConnectionStringsFunctionArn",
-        "store-connection-strings",
-    ),
-    ("RollbackFunctionArn", "rollback"),
-    ("TeardownEndpointFunctionArn", "teardown-endpoint"),
-    ("TeardownSecretFunctionArn", "teardown-secret"),
-];
-
 /// Prefix of the local stand-in function ARNs.
 const LOCAL_ARN_PREFIX: &str = "arn:aws:lambda:us-east-1:000000000000:function:atlas-privatelink-";
 
-/// Substitutions naming a local stand-in ARN for every function.
+/// Substitutions naming a local stand-in ARN for every step's function (the catalogue's
+/// `${…FunctionArn}` placeholders).
 pub fn local_substitutions() -> HashMap<String, String> {
-    FUNCTIONS
-        .iter()
-        .map(|(var, step)| ((*var).to_owned(), format!("{LOCAL_ARN_PREFIX}{step}")))
+    Step::ALL
+        .into_iter()
+        .map(|step| (step.asl_placeholder(), local_arn(step)))
         .collect()
 }
 
+/// The local stand-in ARN of `step`'s function.
+pub fn local_arn(step: Step) -> String {
+    format!("{LOCAL_ARN_PREFIX}{}", step.name())
+}
+
 /// The step a local stand-in ARN runs.
-pub fn step_of(resource: &str) -> Option<&str> {
+pub fn step_of(resource: &str) -> Option<Step> {
     resource
         .strip_prefix(LOCAL_ARN_PREFIX)
-        .filter(|step| privatelink_core::steps::STEP_NAMES.contains(step))
+        .and_then(Step::from_name)
 }
 
 /// Which state machine.
@@ -154,15 +137,12 @@ mod tests {
     }
 
     #[test]
-    fn every_step_has_a_function_and_every_substitution_is_used() {
-        for step in privatelink_core::steps::STEP_NAMES {
-            assert!(FUNCTIONS.iter().any(|(_, s)| *s == step), "{step}");
-        }
-        for (var, _) in FUNCTIONS {
-            let placeholder = format!("${{{var}}}");
+    fn every_step_is_used_by_a_state_machine() {
+        for step in Step::ALL {
+            let placeholder = format!("${{{}}}", step.asl_placeholder());
             assert!(
                 PROVISION.contains(&placeholder) || TEARDOWN.contains(&placeholder),
-                "{var} is substituted but never used"
+                "{step} is in the catalogue but no state machine calls {placeholder}"
             );
         }
     }

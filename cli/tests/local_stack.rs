@@ -1,3 +1,4 @@
+#![cfg(feature = "local-world")]
 //! The README's "Running it → Locally" sequence, as written: `local up` → `run --local` →
 //! `teardown --local` → `local down`, with the binary a user runs.
 

@@ -11,7 +11,7 @@ use atlas_sim::{Fault, Outcome};
 use clock::Clock;
 use futures::future::BoxFuture;
 use integration_tests::world::{Network, World, assert_succeeded, failure, make_network};
-use privatelink_core::steps::ENDPOINT_STEPS;
+use privatelink_core::steps::Step;
 use serde_json::{Value, json};
 
 fn error_of(result: &ExecutionResult) -> Option<&str> {
@@ -183,7 +183,7 @@ impl TaskInvoker for CrashAfter {
     ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
         Box::pin(async move {
             let output = self.inner.invoke(resource, input).await?;
-            if step_of(resource) == Some(self.step)
+            if step_of(resource).map(|s| s.name()) == Some(self.step)
                 && !self.crashed.swap(true, std::sync::atomic::Ordering::SeqCst)
             {
                 return Err(TaskFailure::new(
@@ -198,7 +198,11 @@ impl TaskInvoker for CrashAfter {
 
 #[tokio::test]
 async fn a_failure_after_each_step_then_a_rerun_succeeds_with_one_of_each() {
-    for step in ENDPOINT_STEPS.iter().chain(&["store-connection-strings"]) {
+    for step in Step::ENDPOINT
+        .iter()
+        .chain(&[Step::StoreConnectionStrings])
+        .map(|s| s.name())
+    {
         let w = World::new(&["us-east-1"]).await;
         let crashing = Arc::new(CrashAfter {
             inner: StepInvoker::new(w.ctx.clone()),
@@ -233,7 +237,7 @@ async fn a_failure_after_each_step_then_a_rerun_succeeds_with_one_of_each() {
                 .map(String::as_str),
             "after a crash after {step}"
         );
-        if *step != "store-connection-strings" {
+        if step != "store-connection-strings" {
             assert_eq!(w.secret_versions().await, 1, "after a crash after {step}");
         }
     }

@@ -437,6 +437,7 @@ impl asl_runner::TaskInvoker for PerFunction {
     ) -> futures::future::BoxFuture<'a, Result<Value, asl_runner::TaskFailure>> {
         Box::pin(async move {
             let step = atlas_privatelink::machines::step_of(resource)
+                .map(|s| s.name())
                 .unwrap_or_else(|| panic!("no step for {resource}"));
             let ctx = self.context(step).await;
             let out = in_function(step, privatelink_core::steps::run_step(&ctx, step, input))

@@ -10,7 +10,7 @@ use integration_tests::{SECRET_VALUES, capture_logs};
 use privatelink_core::ErrorName;
 use privatelink_core::context::Polling;
 use privatelink_core::state::{EndpointWork, Plan};
-use privatelink_core::steps::ENDPOINT_STEPS;
+use privatelink_core::steps::Step;
 use serde_json::{Value, json};
 
 fn work_from_plan(plan: &Plan, i: usize) -> EndpointWork {
@@ -95,7 +95,7 @@ async fn each_step_run_twice_gives_the_same_result() {
         .expect("plan again");
     assert_eq!(plan, again);
     let mut work = work_from_plan(&plan, 0);
-    for step in ENDPOINT_STEPS {
+    for step in Step::ENDPOINT.map(Step::name) {
         let input = serde_json::to_value(&work).expect("work");
         let first = w
             .step_until_ready(
@@ -137,7 +137,7 @@ async fn each_step_run_twice_gives_the_same_result() {
 /// execution runs again under a new name: one of each resource, and success.
 #[tokio::test]
 async fn a_crash_after_any_side_effect_then_a_rerun_makes_one_of_each() {
-    let steps = ENDPOINT_STEPS;
+    let steps = Step::ENDPOINT.map(Step::name);
     for crash_at in 0..steps.len() {
         let w = World::new(&["us-east-1"]).await;
         let plan = w.validate("exec-crashed", w.request()).await.expect("plan");

@@ -2,7 +2,7 @@
 //! throttling and server errors, and a function crashing right after each step's side effect.
 
 use atlas_sim::{Fault, RateLimit};
-use privatelink_core::steps::ENDPOINT_STEPS;
+use privatelink_core::steps::Step;
 use serde_json::json;
 
 use super::harness::{AfterStep, Trial};
@@ -13,9 +13,10 @@ use crate::machines::Machine;
 /// The steps after which a crash is injected: every step with a side effect that leaves the
 /// Map iteration, and the store.
 pub fn crash_steps() -> Vec<&'static str> {
-    ENDPOINT_STEPS
+    Step::ENDPOINT
         .into_iter()
-        .chain(["store-connection-strings"])
+        .chain([Step::StoreConnectionStrings])
+        .map(Step::name)
         .collect()
 }
 

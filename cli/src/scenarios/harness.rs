@@ -306,7 +306,8 @@ impl TaskInvoker for AfterStep {
         input: Value,
     ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
         Box::pin(async move {
-            let watched = (step_of(resource) == Some(self.step)).then(|| input.clone());
+            let watched =
+                (step_of(resource).map(|s| s.name()) == Some(self.step)).then(|| input.clone());
             let output = self.inner.invoke(resource, input).await?;
             if let Some(input) = watched
                 && !self.fired.swap(true, Ordering::SeqCst)

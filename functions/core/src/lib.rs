@@ -3,9 +3,10 @@
 //!
 //! * [`request`]: the execution input ([`ProvisionRequest`]) and its offline validation, which
 //!   runs before anything is created; every error names the JSON path of the field at fault.
-//! * [`steps`]: the workflow steps, dispatched by name with [`steps::run_step`].
+//! * [`steps`]: the workflow steps and their catalogue ([`steps::Step`]).
 //! * [`state`]: the JSON documents the steps pass each other through Step Functions.
-//! * [`aws`], [`context`]: AWS operations and the clients shared by warm invocations.
+//! * [`aws`], [`context`], [`settings`]: AWS operations, the clients shared by warm
+//!   invocations, and what a function reads from its environment.
 //! * [`error`]: [`ErrorName`], the error names the Step Functions state machine matches on in
 //!   `Retry` and `Catch`, and [`StepError`], the error every step returns.
 #![warn(missing_docs)]
@@ -13,7 +14,9 @@
 pub mod aws;
 pub mod context;
 pub mod error;
+pub mod ports;
 pub mod request;
+pub mod settings;
 pub mod state;
 pub mod steps;
 

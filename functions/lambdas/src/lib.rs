@@ -1,32 +1,70 @@
-//! The Lambda side of every step: parse the event, call the step, map its error to the name
-//! Step Functions matches on (`errorType`). One binary per step calls [`serve`] with its name.
+//! The Lambda side of atlas-privatelink: one binary for every function. The template sets
+//! `ATLAS_PRIVATELINK_FUNCTION` on each function to a step name ([`Step`]) or `dispatcher`;
+//! [`serve`] runs the Lambda runtime loop for it, parsing each event, calling the step and
+//! mapping its error to the name Step Functions matches on (`errorType`).
 #![warn(missing_docs)]
 
-use std::sync::Arc;
+mod dispatcher;
+mod step;
 
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use privatelink_core::StepError;
-use privatelink_core::context::Context;
-use privatelink_core::steps::run_step;
-use serde_json::Value;
-use tokio::sync::OnceCell;
-use tracing::Instrument;
+use privatelink_core::steps::Step;
 
-/// A step error as Lambda reports it: `errorType` is the DESIGN.md error name.
-pub struct StepFailure(StepError);
+/// The name of the binary (its `Cargo.toml` `[[bin]]`, the template's `Binary`).
+pub const BINARY: &str = "privatelink-function";
 
-impl From<StepFailure> for Diagnostic {
-    fn from(failure: StepFailure) -> Self {
-        Diagnostic {
-            error_type: failure.0.name.as_str().to_owned(),
-            error_message: failure.0.message,
-        }
-    }
+/// The environment variable that selects the function.
+pub const FUNCTION_ENV: &str = "ATLAS_PRIVATELINK_FUNCTION";
+
+/// The name of the dispatcher function.
+pub const DISPATCHER: &str = "dispatcher";
+
+/// Which function this process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// A workflow step.
+    Step(Step),
+    /// The dispatcher: EventBridge event → provisioning execution.
+    Dispatcher,
 }
 
-impl std::fmt::Debug for StepFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)
+impl Function {
+    /// Every function the binary can serve.
+    pub fn all() -> Vec<Function> {
+        Step::ALL
+            .into_iter()
+            .map(Function::Step)
+            .chain([Function::Dispatcher])
+            .collect()
+    }
+
+    /// The function's name: a step name or `dispatcher`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Step(step) => step.name(),
+            Function::Dispatcher => DISPATCHER,
+        }
+    }
+
+    /// The function called `name`; the error lists the known names.
+    pub fn parse(name: &str) -> Result<Function, String> {
+        if name == DISPATCHER {
+            return Ok(Function::Dispatcher);
+        }
+        Step::from_name(name).map(Function::Step).ok_or_else(|| {
+            let known: Vec<&str> = Function::all().into_iter().map(Function::name).collect();
+            format!(
+                "{FUNCTION_ENV}={name:?} names no function; known: {}",
+                known.join(", ")
+            )
+        })
+    }
+
+    /// The function named by `ATLAS_PRIVATELINK_FUNCTION`.
+    pub fn from_env() -> Result<Function, String> {
+        let name = std::env::var(FUNCTION_ENV).map_err(|_| {
+            format!("{FUNCTION_ENV} is not set: the template names each function's step in it")
+        })?;
+        Function::parse(name.trim())
     }
 }
 
@@ -43,48 +81,33 @@ pub fn init_logs() {
         .try_init();
 }
 
-/// Runs the Lambda runtime loop for the step `step`.
+/// Runs the Lambda runtime loop for `function`.
 ///
-/// The context (AWS clients, Atlas clients and their token) is built by the first invocation,
-/// not before the runtime asks for work: building the AWS configuration loads the TLS root
-/// store, which would otherwise more than triple the time from process start to the first
-/// `next` request. Every warm invocation reuses it.
-pub async fn serve(step: &'static str) -> Result<(), lambda_runtime::Error> {
-    init_logs();
-    let ctx: Arc<OnceCell<Context>> = Arc::new(OnceCell::new());
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let ctx = ctx.clone();
-        async move {
-            let span = tracing::info_span!(
-                "invocation",
-                step,
-                aws_request_id = %event.context.request_id
-            );
-            async {
-                let ctx = ctx.get_or_init(Context::from_env).await;
-                run_step(ctx, step, event.payload).await
-            }
-            .instrument(span)
-            .await
-            .map_err(StepFailure)
-        }
-    }))
-    .await
+/// Whatever needs the AWS configuration is built by the first invocation, not before the
+/// runtime asks for work: building it loads the TLS root store, which would otherwise more than
+/// triple the time from process start to the first `next` request. Warm invocations reuse it.
+pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
+    match function {
+        Function::Step(step) => step::serve(step).await,
+        Function::Dispatcher => dispatcher::serve().await,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use privatelink_core::ErrorName;
 
     #[test]
-    fn error_type_is_the_design_name() {
-        let diagnostic: Diagnostic = StepFailure(StepError::new(
-            ErrorName::InterfaceEndpointRejected,
-            "Atlas rejected vpce-0123456789abcdef0",
-        ))
-        .into();
-        assert_eq!(diagnostic.error_type, "InterfaceEndpointRejected");
-        assert!(diagnostic.error_message.contains("vpce-0123456789abcdef0"));
+    fn every_step_and_the_dispatcher_are_functions() {
+        for function in Function::all() {
+            assert_eq!(Function::parse(function.name()), Ok(function));
+        }
+        assert_eq!(Function::all().len(), Step::ALL.len() + 1);
+        let unknown = Function::parse("link").expect_err("not a function");
+        assert!(unknown.contains(FUNCTION_ENV), "{unknown}");
+        assert!(
+            unknown.contains("link-endpoint, verify-endpoint"),
+            "{unknown}"
+        );
     }
 }
