@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::request::{ProvisionRequest, SecurityGroupSpec};
+use crate::request::{AwsRegion, ProvisionRequest, SecurityGroupSpec};
 
 /// What the workflow works from, once the request is validated and VPCs are discovered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,10 +27,8 @@ pub struct Plan {
 pub struct EndpointPlan {
     /// Position in `request.endpoints`.
     pub index: usize,
-    /// AWS region name (`us-east-1`).
-    pub region: String,
-    /// Atlas region name (`US_EAST_1`).
-    pub atlas_region: String,
+    /// The region (`us-east-1` in JSON; [`AwsRegion::atlas_name`] gives `US_EAST_1`).
+    pub region: AwsRegion,
     /// The VPC.
     pub vpc_id: String,
     /// Its CIDR blocks (the default ingress source).

@@ -109,7 +109,7 @@ struct Seen {
 /// accept: `REJECTED` → `InterfaceEndpointRejected`, `FAILED` → `InterfaceEndpointFailed`
 /// with Atlas's `errorMessage`, within that cadence rather than after the whole budget. A
 /// link that `FAILED` because AWS was busy with the endpoint is removed and made again (at
-/// most [`MAX_RELINKS`] times), when the service has other endpoints: Atlas removes a service
+/// most `MAX_RELINKS` (3) times), when the service has other endpoints: Atlas removes a service
 /// with its last interface endpoint, so the only endpoint of a service is not removed (the
 /// execution fails and rolls back, and a new run links it properly). Once EC2 says
 /// `available`, Atlas confirms. Still pending when the polling budget is spent →

@@ -103,7 +103,7 @@ pub async fn rollback(ctx: &Context, state: &ExecutionState) -> Result<Removed, 
         let mut service_id = service.filter(|s| s.created).map(|s| s.service_id.clone());
         let claims = ctx.claims();
         if let Some(claims) = &claims
-            && let Some(holder) = claims.holder(group, &p.atlas_region).await?
+            && let Some(holder) = claims.holder(group, p.region.atlas_name()).await?
             && holder.execution == state.execution
         {
             service_id = service_id.or(holder.service_id);
@@ -115,7 +115,7 @@ pub async fn rollback(ctx: &Context, state: &ExecutionState) -> Result<Removed, 
         }
         if let Some(claims) = &claims {
             claims
-                .release(group, &p.atlas_region, Some(&state.execution))
+                .release(group, p.region.atlas_name(), Some(&state.execution))
                 .await?;
         }
     }

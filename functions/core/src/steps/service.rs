@@ -65,7 +65,7 @@ pub async fn ensure_endpoint_service(
     let atlas = ctx.atlas(&work.request).await?;
     let claims = ctx.claims();
     let group = &work.request.atlas.project_id;
-    let region = &work.endpoint.atlas_region;
+    let region = work.endpoint.region.atlas_name();
     let services = atlas
         .list_endpoint_services(group)
         .await

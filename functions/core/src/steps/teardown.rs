@@ -34,7 +34,7 @@ pub async fn teardown_endpoint(ctx: &Context, work: EndpointWork) -> Result<Remo
     let service = services.iter().find(|s| {
         s.region_name
             .as_deref()
-            .is_some_and(|r| same_region(r, &p.atlas_region))
+            .is_some_and(|r| same_region(r, p.region.atlas_name()))
     });
 
     // 1. Unlink in Atlas and wait until the link is gone.
@@ -114,7 +114,7 @@ pub async fn teardown_endpoint(ctx: &Context, work: EndpointWork) -> Result<Remo
     };
     // Whoever created the service, its claim is over with it.
     if service_gone && let Some(claims) = ctx.claims() {
-        claims.release(group, &p.atlas_region, None).await?;
+        claims.release(group, p.region.atlas_name(), None).await?;
     }
     tracing::info!(execution = %work.execution, ?removed, "tore down endpoint");
     Ok(removed)

@@ -271,8 +271,7 @@ async fn plan_endpoint(
     check_security_groups(&clients.ec2, endpoint, &vpc.vpc_id, &at, &place).await?;
     Ok(EndpointPlan {
         index,
-        region: region.to_owned(),
-        atlas_region: endpoint.atlas_region().to_owned(),
+        region: endpoint.region,
         request_key: request_key(
             &request.atlas.project_id,
             &request.atlas.cluster_name,

@@ -59,7 +59,10 @@ pub(crate) async fn region_clients(
     work: &EndpointWork,
 ) -> Result<crate::aws::clients::RegionClients, StepError> {
     ctx.aws
-        .for_region(work.request.aws.role_arn.as_deref(), &work.endpoint.region)
+        .for_region(
+            work.request.aws.role_arn.as_deref(),
+            work.endpoint.region.as_str(),
+        )
         .await
 }
 
