@@ -518,3 +518,52 @@ fn layout_checker_finds_a_planted_cycle_and_ignores_test_code() {
     );
     assert!(report.contains("c -> a  (demo/src/c.rs:4)"), "{report}");
 }
+
+/// The packages `cargo tree` lists as normal (non-dev, non-build) dependencies of `package`.
+fn normal_dependencies(package: &str, extra: &[&str]) -> BTreeSet<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let out = std::process::Command::new(cargo)
+        .current_dir(repo_root())
+        .args(["tree", "-p", package, "-e", "normal", "--prefix", "none"])
+        .args(extra)
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "cargo tree -p {package}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The local tooling: what the demo and the tests need, never a deployed artifact.
+const TOOLING: [&str; 4] = ["devstack", "atlas-sim", "openapi-contract", "asl-runner"];
+
+#[test]
+fn layout_the_lambda_binary_and_the_deployed_side_cli_link_no_tooling() {
+    let lambda = normal_dependencies("privatelink-lambdas", &[]);
+    assert!(lambda.contains("privatelink-core"), "{lambda:?}");
+    for tool in TOOLING {
+        assert!(!lambda.contains(tool), "the Lambda binary links {tool}");
+    }
+    // The CLI without its local-world feature: validate, run --local, start, watch.
+    let cli = normal_dependencies("atlas-privatelink", &["--no-default-features"]);
+    assert!(cli.contains("asl-runner"), "{cli:?}");
+    for tool in ["devstack", "atlas-sim", "openapi-contract", "jsonschema"] {
+        assert!(!cli.contains(tool), "the deployed-side CLI links {tool}");
+    }
+    // With it (the default), the demo's simulator is there, and still no contract checker.
+    let full = normal_dependencies("atlas-privatelink", &[]);
+    assert!(
+        full.contains("atlas-sim") && full.contains("devstack"),
+        "{full:?}"
+    );
+    assert!(
+        !full.contains("openapi-contract"),
+        "the CLI links the contract checker"
+    );
+}
