@@ -11,21 +11,15 @@ use super::errors::{classify, error_code};
 use crate::error::StepError;
 
 /// Tag key holding the execution that created the secret.
-const TAG_CREATED_BY: &str = super::ec2::TAG_CREATED_BY;
+pub const TAG_CREATED_BY: &str = super::ec2::TAG_CREATED_BY;
 
 /// Tag key holding the owner key of the request whose strings the secret holds
 /// ([`ProvisionRequest::owner_key`](crate::ProvisionRequest::owner_key)): another request
 /// never overwrites or deletes it.
 pub const TAG_OWNER: &str = "atlas-privatelink:owner";
 
-/// The owner tag of a described secret.
-fn owner_of(tags: &[Tag]) -> Option<&str> {
-    tags.iter()
-        .find(|t| t.key() == Some(TAG_OWNER))
-        .and_then(|t| t.value())
-}
-
-fn owned_by_another(name: &str, theirs: &str) -> StepError {
+/// The refusal to write over the secret of another request (owner key `theirs`).
+pub fn owned_by_another(name: &str, theirs: &str) -> StepError {
     StepError::invalid(
         "secret.name",
         format!(
@@ -82,8 +76,72 @@ pub fn content_token(content: &str, over: Option<&str>) -> String {
     hex::encode(hash.finalize())
 }
 
+/// A secret as DescribeSecret shows it: what the steps decide on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretInfo {
+    /// Its ARN (the name it was asked by, if Secrets Manager answered none).
+    pub arn: String,
+    /// Its [`TAG_OWNER`] tag: the request whose strings it holds.
+    pub owner: Option<String>,
+    /// Its `created-by` tag: the execution that created it.
+    pub created_by: Option<String>,
+    /// Scheduled for deletion (it has a `DeletedDate`).
+    pub deleted: bool,
+}
+
+/// The secret `name`, or `None` when it does not exist.
+pub async fn describe_secret(client: &Client, name: &str) -> Result<Option<SecretInfo>, StepError> {
+    match client.describe_secret().secret_id(name).send().await {
+        Ok(found) => {
+            let tag = |key: &str| {
+                found
+                    .tags()
+                    .iter()
+                    .find(|t| t.key() == Some(key))
+                    .and_then(|t| t.value())
+                    .map(str::to_owned)
+            };
+            Ok(Some(SecretInfo {
+                arn: found.arn().unwrap_or(name).to_owned(),
+                owner: tag(TAG_OWNER),
+                created_by: tag(TAG_CREATED_BY),
+                deleted: found.deleted_date().is_some(),
+            }))
+        }
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(None),
+        Err(e) => Err(classify("DescribeSecret", e)),
+    }
+}
+
+/// Tags the secret with its owner's key ([`TAG_OWNER`]).
+pub async fn tag_owner(client: &Client, arn: &str, owner: &str) -> Result<(), StepError> {
+    client
+        .tag_resource()
+        .secret_id(arn)
+        .tags(Tag::builder().key(TAG_OWNER).value(owner).build())
+        .send()
+        .await
+        .map_err(|e| classify("TagResource", e))?;
+    Ok(())
+}
+
+/// Cancels the scheduled deletion of a secret.
+pub async fn restore_secret(client: &Client, arn: &str) -> Result<(), StepError> {
+    client
+        .restore_secret()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| classify("RestoreSecret", e))?;
+    tracing::info!(secret_arn = %arn, "restored a secret scheduled for deletion");
+    Ok(())
+}
+
 /// The current value and version of a secret, if it has one.
-async fn current_value(client: &Client, arn: &str) -> Result<Option<(String, String)>, StepError> {
+pub async fn current_value(
+    client: &Client,
+    arn: &str,
+) -> Result<Option<(String, String)>, StepError> {
     match client.get_secret_value().secret_id(arn).send().await {
         Ok(out) => Ok(out
             .secret_string()
@@ -94,143 +152,67 @@ async fn current_value(client: &Client, arn: &str) -> Result<Option<(String, Str
     }
 }
 
-/// Creates the secret, or puts a new version when the content differs from the current one
-/// (read first: unchanged content writes nothing). A secret owned by another request (its
-/// [`TAG_OWNER`] differs from `owner`) is left alone: `InvalidRequest` naming `secret.name`.
-#[allow(clippy::too_many_arguments)]
-pub async fn write_secret(
+/// Puts `content` as the secret's new current version under `token`; returns the version id
+/// (the token, if Secrets Manager answered none).
+pub async fn put_secret_value(
+    client: &Client,
+    arn: &str,
+    content: &str,
+    token: &str,
+) -> Result<String, StepError> {
+    let out = client
+        .put_secret_value()
+        .secret_id(arn)
+        .secret_string(content)
+        .client_request_token(token)
+        .send()
+        .await
+        .map_err(|e| classify("PutSecretValue", e))?;
+    tracing::info!(
+        aws_request_id = out.request_id().unwrap_or("none"),
+        "PutSecretValue"
+    );
+    Ok(out.version_id().unwrap_or(token).to_owned())
+}
+
+/// Creates the secret `name` with `content` under `token`, with exactly `tags`; returns its
+/// ARN and version, or `None` when a secret of that name exists already (a racing run made it
+/// since it was looked for).
+pub async fn create_secret(
     client: &Client,
     name: &str,
     content: &str,
+    token: &str,
     kms_key_id: Option<&str>,
     tags: &[(String, String)],
-    execution: &str,
-    owner: &str,
-) -> Result<SecretWrite, StepError> {
-    match client.describe_secret().secret_id(name).send().await {
-        Ok(existing) => {
-            let arn = existing.arn().unwrap_or(name).to_owned();
-            match owner_of(existing.tags()) {
-                Some(theirs) if theirs != owner => return Err(owned_by_another(name, theirs)),
-                Some(_) => {}
-                // Written before owners were recorded: this request takes it.
-                None => {
-                    client
-                        .tag_resource()
-                        .secret_id(&arn)
-                        .tags(Tag::builder().key(TAG_OWNER).value(owner).build())
-                        .send()
-                        .await
-                        .map_err(|e| classify("TagResource", e))?;
-                }
-            }
-            if existing.deleted_date().is_some() {
-                // Scheduled for deletion (a teardown or rollback before): bring it back.
-                client
-                    .restore_secret()
-                    .secret_id(&arn)
-                    .send()
-                    .await
-                    .map_err(|e| classify("RestoreSecret", e))?;
-                tracing::info!(secret_arn = %arn, "restored a secret scheduled for deletion");
-            }
-            let created = existing
-                .tags()
-                .iter()
-                .any(|t| t.key() == Some(TAG_CREATED_BY) && t.value() == Some(execution));
-            let current = current_value(client, &arn).await?;
-            if let Some((value, version)) = &current
-                && value == content
-            {
-                return Ok(SecretWrite {
-                    arn,
-                    version_id: version.clone(),
-                    created,
-                });
-            }
-            let token = content_token(content, current.as_ref().map(|(_, v)| v.as_str()));
-            let out = client
-                .put_secret_value()
-                .secret_id(&arn)
-                .secret_string(content)
-                .client_request_token(&token)
-                .send()
-                .await
-                .map_err(|e| classify("PutSecretValue", e))?;
+) -> Result<Option<(String, String)>, StepError> {
+    let created = client
+        .create_secret()
+        .name(name)
+        .description("Private connection strings of a MongoDB Atlas cluster (atlas-privatelink)")
+        .secret_string(content)
+        .client_request_token(token)
+        .set_kms_key_id(kms_key_id.map(str::to_owned))
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect(),
+        ))
+        .send()
+        .await;
+    match created {
+        Ok(out) => {
             tracing::info!(
                 aws_request_id = out.request_id().unwrap_or("none"),
-                "PutSecretValue"
+                "CreateSecret"
             );
-            Ok(SecretWrite {
-                arn,
-                version_id: out.version_id().unwrap_or(&token).to_owned(),
-                created,
-            })
+            Ok(Some((
+                out.arn().unwrap_or(name).to_owned(),
+                out.version_id().unwrap_or(token).to_owned(),
+            )))
         }
-        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => {
-            let token = content_token(content, None);
-            let mut tagged: Vec<Tag> = tags
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect();
-            tagged.push(Tag::builder().key(TAG_CREATED_BY).value(execution).build());
-            tagged.push(Tag::builder().key(TAG_OWNER).value(owner).build());
-            let created = client
-                .create_secret()
-                .name(name)
-                .description(
-                    "Private connection strings of a MongoDB Atlas cluster (atlas-privatelink)",
-                )
-                .secret_string(content)
-                .client_request_token(&token)
-                .set_kms_key_id(kms_key_id.map(str::to_owned))
-                .set_tags(Some(tagged))
-                .send()
-                .await;
-            match created {
-                Ok(out) => Ok(SecretWrite {
-                    arn: {
-                        tracing::info!(
-                            aws_request_id = out.request_id().unwrap_or("none"),
-                            "CreateSecret"
-                        );
-                        out.arn().unwrap_or(name).to_owned()
-                    },
-                    version_id: out.version_id().unwrap_or(&token).to_owned(),
-                    created: true,
-                }),
-                // A racing run created it between our describe and create: write over it.
-                Err(e) if error_code(&e) == Some("ResourceExistsException") => {
-                    Box::pin(write_secret(
-                        client, name, content, kms_key_id, tags, execution, owner,
-                    ))
-                    .await
-                }
-                Err(e) => Err(classify("CreateSecret", e)),
-            }
-        }
-        Err(e) => Err(classify("DescribeSecret", e)),
-    }
-}
-
-/// Whether the secret `name` exists (and is not scheduled for deletion) with the created-by tag
-/// of `execution`; returns its ARN then.
-pub async fn created_by(
-    client: &Client,
-    name: &str,
-    execution: &str,
-) -> Result<Option<String>, StepError> {
-    match client.describe_secret().secret_id(name).send().await {
-        Ok(found) => {
-            let ours = found.deleted_date().is_none()
-                && found
-                    .tags()
-                    .iter()
-                    .any(|t| t.key() == Some(TAG_CREATED_BY) && t.value() == Some(execution));
-            Ok(ours.then(|| found.arn().unwrap_or(name).to_owned()))
-        }
-        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(None),
-        Err(e) => Err(classify("DescribeSecret", e)),
+        Err(e) if error_code(&e) == Some("ResourceExistsException") => Ok(None),
+        Err(e) => Err(classify("CreateSecret", e)),
     }
 }
 
@@ -243,23 +225,6 @@ pub async fn version_count(client: &Client, name: &str) -> Result<usize, StepErr
         .await
         .map_err(|e| classify("ListSecretVersionIds", e))?;
     Ok(out.versions().len())
-}
-
-/// Whether the secret `name` may be deleted by the request with owner key `owner`: it exists
-/// and is not owned by another request. `Err` names the other owner.
-pub async fn deletable_by(
-    client: &Client,
-    name: &str,
-    owner: &str,
-) -> Result<Result<(), String>, StepError> {
-    match client.describe_secret().secret_id(name).send().await {
-        Ok(found) => Ok(match owner_of(found.tags()) {
-            Some(theirs) if theirs != owner => Err(theirs.to_owned()),
-            _ => Ok(()),
-        }),
-        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(Ok(())),
-        Err(e) => Err(classify("DescribeSecret", e)),
-    }
 }
 
 /// Whether a DeleteSecret error says the secret is already scheduled for deletion

@@ -1,5 +1,6 @@
-//! The EC2 port: the EC2 operations of the security-group and VPC-endpoint steps, at the level
-//! of our operations (find, create, allow), not of the SDK's calls.
+//! The EC2 port: the EC2 operations of the steps (security groups, the VPC endpoint, and what
+//! link, verify, rollback and teardown read and delete), at the level of our operations (find,
+//! create, allow, delete), not of the SDK's calls.
 
 use std::future::Future;
 
@@ -77,6 +78,34 @@ pub trait Ec2: Sync {
         client_token: &str,
         tags: &[(String, String)],
     ) -> impl Future<Output = Result<VpcEndpointInfo, StepError>> + Send;
+
+    /// One VPC endpoint by id, retried while EC2 does not show a new id yet; `None` when it
+    /// does not exist (or is `deleted`).
+    fn describe_vpc_endpoint(
+        &self,
+        vpce_id: &str,
+    ) -> impl Future<Output = Result<Option<VpcEndpointInfo>, StepError>> + Send;
+
+    /// Every VPC endpoint of `vpc_id` carrying `request_key`, whatever its service, except
+    /// `deleted` ones (`deleting` ones included).
+    fn find_vpc_endpoints_by_key(
+        &self,
+        vpc_id: &str,
+        request_key: &str,
+    ) -> impl Future<Output = Result<Vec<VpcEndpointInfo>, StepError>> + Send;
+
+    /// Deletes a VPC endpoint; gone already is fine (after the visibility budget).
+    fn delete_vpc_endpoint(
+        &self,
+        vpce_id: &str,
+    ) -> impl Future<Output = Result<(), StepError>> + Send;
+
+    /// Deletes a security group; gone already is fine, still in use is
+    /// `InterfaceEndpointNotReady`.
+    fn delete_security_group(
+        &self,
+        group_id: &str,
+    ) -> impl Future<Output = Result<(), StepError>> + Send;
 }
 
 /// [`Ec2`] through the AWS SDK: one account and region's client, and the clock its
@@ -176,5 +205,28 @@ impl Ec2 for SdkEc2 {
             tags,
         )
         .await
+    }
+
+    async fn describe_vpc_endpoint(
+        &self,
+        vpce_id: &str,
+    ) -> Result<Option<VpcEndpointInfo>, StepError> {
+        ec2::describe_vpc_endpoint(&self.client, self.clock.as_ref(), vpce_id).await
+    }
+
+    async fn find_vpc_endpoints_by_key(
+        &self,
+        vpc_id: &str,
+        request_key: &str,
+    ) -> Result<Vec<VpcEndpointInfo>, StepError> {
+        ec2::find_vpc_endpoints_by_key(&self.client, vpc_id, request_key).await
+    }
+
+    async fn delete_vpc_endpoint(&self, vpce_id: &str) -> Result<(), StepError> {
+        ec2::delete_vpc_endpoint(&self.client, self.clock.as_ref(), vpce_id).await
+    }
+
+    async fn delete_security_group(&self, group_id: &str) -> Result<(), StepError> {
+        ec2::delete_security_group(&self.client, self.clock.as_ref(), group_id).await
     }
 }

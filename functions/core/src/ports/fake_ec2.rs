@@ -3,24 +3,12 @@
 //! resource yet, and a create whose answer is lost). It keeps EC2's rules the steps rely on
 //! (duplicate group names, client tokens) and nothing else; moto covers the rest.
 
-use std::sync::{Mutex, MutexGuard};
-
-use serde_json::json;
+use std::sync::Mutex;
 
 use super::Ec2;
+use super::fixture::{KEY, SERVICE, VPC, lock};
 use crate::aws::ec2::{SubnetInfo, TAG_CREATED_BY, TAG_REQUEST_KEY, Tagged, VpcEndpointInfo};
 use crate::error::{ErrorName, StepError};
-use crate::request::SecurityGroupSpec;
-use crate::state::{EndpointPlan, EndpointResult, EndpointWork};
-
-/// The execution the work items of [`work`] belong to.
-pub const EXECUTION: &str = "provision-this";
-/// Their VPC.
-pub const VPC: &str = "vpc-0a1b2c3d";
-/// Their request key.
-pub const KEY: &str = "0123456789abcdef0123";
-/// The Atlas endpoint service name tests give the VPC-endpoint step.
-pub const SERVICE: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
 
 /// One call the step made, with its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +38,16 @@ pub enum Call {
         security_group_ids: Vec<String>,
         client_token: String,
         tags: Vec<(String, String)>,
+    },
+    DescribeVpcEndpoint {
+        id: String,
+    },
+    FindVpcEndpointsByKey,
+    DeleteVpcEndpoint {
+        id: String,
+    },
+    DeleteSecurityGroup {
+        id: String,
     },
 }
 
@@ -107,12 +105,8 @@ pub struct FakeEc2 {
     pub lose_next_create_answer: Mutex<bool>,
     /// Finds made after a create do not list the new endpoint for this many calls.
     pub new_endpoints_unlisted_for: Mutex<usize>,
-}
-
-/// The lock, even if a failed assertion in another test poisoned it (each test has its own
-/// fake, so the data is still that test's).
-pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Deleted endpoints stay `deleting` (listed by key) instead of going `deleted` at once.
+    pub deletes_linger: Mutex<bool>,
 }
 
 impl FakeEc2 {
@@ -139,6 +133,33 @@ impl FakeEc2 {
             created_by: created_by.map(str::to_owned),
             listed,
         });
+    }
+
+    /// Adds a live endpoint to [`SERVICE`] (ours by key when `created_by` is given).
+    pub fn seed_endpoint(&self, id: &str, created_by: Option<&str>) {
+        lock(&self.endpoints).push(Endpoint::new(id, created_by));
+    }
+
+    /// The ids of the endpoints deleted so far.
+    pub fn deleted_endpoints(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::DeleteVpcEndpoint { id } => Some(id),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The ids of the groups deleted so far.
+    pub fn deleted_groups(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::DeleteSecurityGroup { id } => Some(id),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Adds a subnet of [`VPC`] in `zone`.
@@ -331,29 +352,59 @@ impl Ec2 for FakeEc2 {
         }
         Ok(answer)
     }
-}
 
-/// A work item of [`EXECUTION`] for endpoint 0 in [`VPC`] (CIDR `10.0.0.0/16`, subnets
-/// `subnet-a1`, `subnet-b1` as given), with the request tag `team=platform`.
-pub fn work(security_groups: SecurityGroupSpec, subnet_ids: &[&str]) -> EndpointWork {
-    let request = crate::request::parse_request(&json!({
-        "atlas": { "projectId": "5f1d3a2b4c6e8f0a1b2c3d4e", "clusterName": "Cluster0" },
-        "aws": {},
-        "endpoints": [{ "region": "us-east-1", "vpcId": VPC, "subnetIds": subnet_ids }],
-        "tags": { "team": "platform" }
-    }))
-    .expect("the test request is valid");
-    EndpointWork {
-        execution: EXECUTION.into(),
-        request,
-        result: EndpointResult::new(EndpointPlan {
-            index: 0,
-            region: "us-east-1".parse().expect("a region"),
-            vpc_id: VPC.into(),
-            vpc_cidrs: vec!["10.0.0.0/16".into()],
-            subnet_ids: subnet_ids.iter().map(|s| (*s).to_owned()).collect(),
-            security_groups,
-            request_key: KEY.into(),
-        }),
+    async fn describe_vpc_endpoint(
+        &self,
+        vpce_id: &str,
+    ) -> Result<Option<VpcEndpointInfo>, StepError> {
+        self.record(Call::DescribeVpcEndpoint { id: vpce_id.into() });
+        Ok(lock(&self.endpoints)
+            .iter()
+            .find(|e| e.id == vpce_id && !e.state.eq_ignore_ascii_case("deleted"))
+            .map(info))
+    }
+
+    async fn find_vpc_endpoints_by_key(
+        &self,
+        vpc_id: &str,
+        request_key: &str,
+    ) -> Result<Vec<VpcEndpointInfo>, StepError> {
+        assert_eq!(vpc_id, VPC);
+        self.record(Call::FindVpcEndpointsByKey);
+        let mut endpoints = lock(&self.endpoints);
+        let mut found = Vec::new();
+        for e in endpoints.iter_mut() {
+            if e.request_key.as_deref() != Some(request_key) {
+                continue;
+            }
+            if e.unlisted_for > 0 {
+                e.unlisted_for -= 1;
+            } else if !e.state.eq_ignore_ascii_case("deleted") {
+                found.push(info(e));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn delete_vpc_endpoint(&self, vpce_id: &str) -> Result<(), StepError> {
+        self.record(Call::DeleteVpcEndpoint { id: vpce_id.into() });
+        let state = if *lock(&self.deletes_linger) {
+            "deleting"
+        } else {
+            "deleted"
+        };
+        // Gone already is fine, as for the adapter.
+        if let Some(e) = lock(&self.endpoints).iter_mut().find(|e| e.id == vpce_id) {
+            e.state = state.into();
+        }
+        Ok(())
+    }
+
+    async fn delete_security_group(&self, group_id: &str) -> Result<(), StepError> {
+        self.record(Call::DeleteSecurityGroup {
+            id: group_id.into(),
+        });
+        lock(&self.groups).retain(|g| g.id != group_id);
+        Ok(())
     }
 }

@@ -3,14 +3,14 @@
 use std::sync::Mutex;
 use std::time::SystemTime;
 
+use atlas_api::AtlasError;
 use atlas_api::models::{ConnectionStatus, InterfaceEndpoint};
-use atlas_api::{AtlasClient, AtlasError, RetryPolicy};
 
 use super::poll::{NotYet, not_yet, poll};
 use super::{atlas_error, needs, region_clients};
-use crate::aws::ec2;
 use crate::context::Context;
 use crate::error::{ErrorName, StepError};
+use crate::ports::{Atlas, Ec2, HttpAtlas, SdkEc2};
 use crate::state::{EndpointWork, LinkOut, VerifyOut};
 
 /// How many times one verify invocation removes and re-links an interface endpoint that
@@ -36,10 +36,19 @@ fn rejected(message: String) -> StepError {
 pub async fn link_endpoint(ctx: &Context, work: EndpointWork) -> Result<LinkOut, StepError> {
     let service = needs(&work.service, "service")?;
     let vpce = &needs(&work.vpc_endpoint, "vpcEndpoint")?.vpc_endpoint_id;
-    let group = &work.request.atlas.project_id;
     let clients = region_clients(ctx, &work).await?;
+    let ec2 = SdkEc2::new(clients.ec2, ctx.clock.clone());
+    wait_until_created(ctx, &ec2, vpce).await?;
+    // Atlas is asked (and its credentials read) only once EC2 is done.
+    let atlas = HttpAtlas::new(ctx.atlas(&work.request).await?);
+    link(ctx, &atlas, &work, &service.service_id, vpce).await
+}
+
+/// Waits, asking EC2 only, until the VPC endpoint `vpce` has left `pending`; a dead or missing
+/// endpoint is `InterfaceEndpointRejected`.
+async fn wait_until_created(ctx: &Context, ec2: &impl Ec2, vpce: &str) -> Result<(), StepError> {
     poll(ctx, "VPC endpoint creation", || async {
-        match ec2::describe_vpc_endpoint(&clients.ec2, ctx.clock.as_ref(), vpce).await? {
+        match ec2.describe_vpc_endpoint(vpce).await? {
             None => Err(rejected(format!("VPC endpoint {vpce} no longer exists"))),
             Some(info) if info.is_dead() => {
                 Err(rejected(format!("VPC endpoint {vpce} is {}", info.state)))
@@ -55,14 +64,25 @@ pub async fn link_endpoint(ctx: &Context, work: EndpointWork) -> Result<LinkOut,
             Some(_) => Ok(Ok(())),
         }
     })
-    .await?;
-    let atlas = ctx.atlas(&work.request).await?;
+    .await
+}
+
+/// The link half of [`link_endpoint`] over any [`Atlas`]: create the link, and adopt one that
+/// exists (`created: false`).
+async fn link(
+    ctx: &Context,
+    atlas: &impl Atlas,
+    work: &EndpointWork,
+    service_id: &str,
+    vpce: &str,
+) -> Result<LinkOut, StepError> {
+    let group = &work.request.atlas.project_id;
     let refused = match atlas
-        .create_interface_endpoint(group, &service.service_id, vpce)
+        .create_interface_endpoint(group, service_id, vpce)
         .await
     {
         Ok(linked) => {
-            tracing::info!(execution = %work.execution, vpc_endpoint_id = %vpce, service_id = %service.service_id, "linked the VPC endpoint in Atlas");
+            tracing::info!(execution = %work.execution, vpc_endpoint_id = %vpce, service_id = %service_id, "linked the VPC endpoint in Atlas");
             return Ok(LinkOut {
                 connection_status: linked.connection_status.to_string(),
                 created: true,
@@ -72,10 +92,7 @@ pub async fn link_endpoint(ctx: &Context, work: EndpointWork) -> Result<LinkOut,
         Err(e @ (AtlasError::Conflict { .. } | AtlasError::Rejected { .. })) => e,
         Err(e) => return Err(atlas_error(e)),
     };
-    match atlas
-        .get_interface_endpoint(group, &service.service_id, vpce)
-        .await
-    {
+    match atlas.get_interface_endpoint(group, service_id, vpce).await {
         Ok(existing) => {
             tracing::info!(execution = %work.execution, vpc_endpoint_id = %vpce, status = %existing.connection_status, "the VPC endpoint was linked already");
             Ok(LinkOut {
@@ -117,11 +134,21 @@ struct Seen {
 pub async fn verify_endpoint(ctx: &Context, work: EndpointWork) -> Result<VerifyOut, StepError> {
     let service = needs(&work.service, "service")?;
     let vpce = &needs(&work.vpc_endpoint, "vpcEndpoint")?.vpc_endpoint_id;
-    let atlas = ctx
-        .atlas(&work.request)
-        .await?
-        .with_retry(RetryPolicy::polling());
+    let atlas = HttpAtlas::polling(&*ctx.atlas(&work.request).await?);
     let clients = region_clients(ctx, &work).await?;
+    let ec2 = SdkEc2::new(clients.ec2, ctx.clock.clone());
+    verify(ctx, &atlas, &ec2, &work, &service.service_id, vpce).await
+}
+
+/// [`verify_endpoint`] over any [`Atlas`] and [`Ec2`]: every decision of the step is here.
+async fn verify(
+    ctx: &Context,
+    atlas: &impl Atlas,
+    ec2: &impl Ec2,
+    work: &EndpointWork,
+    service_id: &str,
+    vpce: &str,
+) -> Result<VerifyOut, StepError> {
     let group = &work.request.atlas.project_id;
     // Whether this execution saw the endpoint before it was up: the cluster then starts an
     // update, which takes at least `cluster_update_min`.
@@ -129,13 +156,9 @@ pub async fn verify_endpoint(ctx: &Context, work: EndpointWork) -> Result<Verify
     let seen = Mutex::new(Seen::default());
     let slow = ctx.settings.polling.atlas_slow_every;
     let (connection_status, vpc_endpoint_state) = poll(ctx, "interface endpoint", || async {
-        let ec2_state = match ec2::describe_vpc_endpoint(&clients.ec2, ctx.clock.as_ref(), vpce)
-            .await?
-        {
+        let ec2_state = match ec2.describe_vpc_endpoint(vpce).await? {
             Some(info) if info.is_dead() => {
-                return Err(
-                    dead_endpoint(&atlas, group, &service.service_id, vpce, &info.state).await,
-                );
+                return Err(dead_endpoint(atlas, group, service_id, vpce, &info.state).await);
             }
             Some(info) => info,
             None => return Err(rejected(format!("VPC endpoint {vpce} no longer exists"))),
@@ -158,13 +181,10 @@ pub async fn verify_endpoint(ctx: &Context, work: EndpointWork) -> Result<Verify
                 seen.atlas_read_at = Some(now);
             }
         }
-        let interface = match atlas
-            .get_interface_endpoint(group, &service.service_id, vpce)
-            .await
-        {
+        let interface = match atlas.get_interface_endpoint(group, service_id, vpce).await {
             Ok(interface) => interface,
             Err(e) if e.is_not_found() && lock(&seen).relinking => {
-                relink(&atlas, group, &service.service_id, vpce).await?;
+                relink(atlas, group, service_id, vpce).await?;
                 lock(&seen).relinking = false;
                 return Ok(Err(NotYet::ec2(StepError::new(
                     ErrorName::InterfaceEndpointNotReady,
@@ -173,9 +193,7 @@ pub async fn verify_endpoint(ctx: &Context, work: EndpointWork) -> Result<Verify
             }
             Err(e) => return not_yet(atlas_error(e)).map(Err),
         };
-        if let Some(failure) =
-            failure_of(&atlas, group, &service.service_id, &interface, &seen).await?
-        {
+        if let Some(failure) = failure_of(atlas, group, service_id, &interface, &seen).await? {
             return Err(failure);
         }
         if interface.delete_requested || lock(&seen).relinking {
@@ -224,7 +242,7 @@ fn lock(seen: &Mutex<Seen>) -> std::sync::MutexGuard<'_, Seen> {
 /// The terminal error for a `REJECTED` or `FAILED` interface, unless a `FAILED` one can be
 /// repaired by linking it again (then the removal is started and `None` returned).
 async fn failure_of(
-    atlas: &AtlasClient,
+    atlas: &impl Atlas,
     group: &str,
     service_id: &str,
     interface: &InterfaceEndpoint,
@@ -282,7 +300,7 @@ async fn failure_of(
 /// The error for a VPC endpoint that EC2 reports dead (`rejected`, `failed`, …), with Atlas's
 /// reason when Atlas has one.
 async fn dead_endpoint(
-    atlas: &AtlasClient,
+    atlas: &impl Atlas,
     group: &str,
     service_id: &str,
     vpce: &str,
@@ -313,7 +331,7 @@ async fn dead_endpoint(
 
 /// Links `vpce` again after its failed link is gone.
 async fn relink(
-    atlas: &AtlasClient,
+    atlas: &impl Atlas,
     group: &str,
     service_id: &str,
     vpce: &str,
@@ -329,3 +347,6 @@ async fn relink(
         Err(e) => Err(atlas_error(e)),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -23,7 +23,7 @@ pub use naming::{execution_name, request_key, vpc_endpoint_client_token};
 pub use rollback::rollback;
 pub use security_groups::configure_security_groups;
 pub use service::{ensure_endpoint_service, get_service_name};
-pub use store::{secret_content, store_connection_strings};
+pub use store::{SecretTarget, secret_content, store_connection_strings, write_secret_to};
 pub use teardown::{teardown_endpoint, teardown_secret};
 pub use validate::validate;
 pub use vpc_endpoint::create_vpc_endpoint;

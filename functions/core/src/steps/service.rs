@@ -2,12 +2,11 @@
 
 use atlas_api::models::{EndpointService, ServiceStatus, same_region};
 
-use atlas_api::RetryPolicy;
-
 use super::poll::{NotYet, not_yet, poll};
 use super::{atlas_error, needs};
 use crate::context::Context;
 use crate::error::{ErrorName, StepError};
+use crate::ports::{Atlas, Claims, DynamoClaims, HttpAtlas};
 use crate::state::{EndpointWork, ServiceNameOut, ServiceRef};
 
 /// The region's live service among `services`, if any (a DELETING or FAILED one is not reused).
@@ -25,7 +24,7 @@ fn live_service<'a>(services: &'a [EndpointService], region: &str) -> Option<&'a
 /// Provider"), so such a service is about to disappear and must not be adopted. Reads the
 /// interfaces until it finds one that stays: one read in the usual case.
 async fn is_dying(
-    atlas: &atlas_api::AtlasClient,
+    atlas: &impl Atlas,
     group: &str,
     service: &EndpointService,
 ) -> Result<bool, StepError> {
@@ -62,8 +61,19 @@ pub async fn ensure_endpoint_service(
     ctx: &Context,
     work: EndpointWork,
 ) -> Result<ServiceRef, StepError> {
-    let atlas = ctx.atlas(&work.request).await?;
-    let claims = ctx.claims();
+    let atlas = HttpAtlas::new(ctx.atlas(&work.request).await?);
+    let claims = ctx.claims().map(DynamoClaims::new);
+    ensure(ctx, &atlas, claims.as_ref(), &work).await
+}
+
+/// [`ensure_endpoint_service`] over any [`Atlas`] and [`Claims`] (none: the stack has no
+/// claims table): every decision of the step is here. `ctx` gives the clock and settings.
+async fn ensure(
+    ctx: &Context,
+    atlas: &impl Atlas,
+    claims: Option<&impl Claims>,
+    work: &EndpointWork,
+) -> Result<ServiceRef, StepError> {
     let group = &work.request.atlas.project_id;
     let region = work.endpoint.region.atlas_name();
     let services = atlas
@@ -71,7 +81,7 @@ pub async fn ensure_endpoint_service(
         .await
         .map_err(atlas_error)?;
     if let Some(existing) = live_service(&services, region) {
-        if is_dying(&atlas, group, existing).await? {
+        if is_dying(atlas, group, existing).await? {
             return Err(StepError::new(
                 ErrorName::EndpointServiceNotReady,
                 format!(
@@ -83,14 +93,14 @@ pub async fn ensure_endpoint_service(
         }
         // Ours if our claim says so: an earlier attempt of this execution created it and
         // lost the answer.
-        let created = match &claims {
+        let created = match claims {
             Some(claims) => claims.holder(group, region).await?.is_some_and(|h| {
                 h.execution == work.execution
                     && h.service_id.as_deref().is_none_or(|s| s == existing.id)
             }),
             None => false,
         };
-        if let (true, Some(claims)) = (created, &claims) {
+        if let (true, Some(claims)) = (created, claims) {
             claims
                 .record(group, region, &work.execution, &existing.id)
                 .await?;
@@ -133,7 +143,7 @@ pub async fn ensure_endpoint_service(
         ));
     }
     // One creator per project and region, known even if the answer is lost.
-    if let Some(claims) = &claims
+    if let Some(claims) = claims
         && let Err(holder) = claims
             .take(group, region, &work.execution, ctx.clock.now())
             .await?
@@ -148,7 +158,7 @@ pub async fn ensure_endpoint_service(
     }
     match atlas.create_endpoint_service(group, region).await {
         Ok(created) => {
-            if let Some(claims) = &claims {
+            if let Some(claims) = claims {
                 claims
                     .record(group, region, &work.execution, &created.id)
                     .await?;
@@ -174,7 +184,7 @@ pub async fn ensure_endpoint_service(
             // With our claim held, nobody else of the workflow created it: it is ours, made by
             // an earlier try of this very call whose answer was lost.
             let created = claims.is_some();
-            if let Some(claims) = &claims {
+            if let Some(claims) = claims {
                 claims
                     .record(group, region, &work.execution, &existing.id)
                     .await?;
@@ -198,11 +208,19 @@ pub async fn get_service_name(
     ctx: &Context,
     work: EndpointWork,
 ) -> Result<ServiceNameOut, StepError> {
+    needs(&work.service, "service")?;
+    let atlas = HttpAtlas::polling(&*ctx.atlas(&work.request).await?);
+    service_name(ctx, &atlas, &work).await
+}
+
+/// [`get_service_name`] over any [`Atlas`]: every decision of the step is here. `ctx` gives
+/// the clock and the polling settings.
+async fn service_name(
+    ctx: &Context,
+    atlas: &impl Atlas,
+    work: &EndpointWork,
+) -> Result<ServiceNameOut, StepError> {
     let service = needs(&work.service, "service")?;
-    let atlas = ctx
-        .atlas(&work.request)
-        .await?
-        .with_retry(RetryPolicy::polling());
     let group = &work.request.atlas.project_id;
     poll(ctx, "endpoint service name", || async {
         let current = match atlas.get_endpoint_service(group, &service.service_id).await {
@@ -238,3 +256,6 @@ pub async fn get_service_name(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests;

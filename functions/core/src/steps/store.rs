@@ -3,13 +3,14 @@
 use atlas_api::models::{Cluster, ClusterState};
 use serde_json::{Map, Value, json};
 
-use atlas_api::RetryPolicy;
-
 use super::atlas_error;
 use super::poll::{not_yet, poll};
-use crate::aws::secrets;
+use crate::aws::secrets::{
+    SecretWrite, TAG_CREATED_BY, TAG_OWNER, content_token, owned_by_another,
+};
 use crate::context::{Context, arn_account, arn_region};
 use crate::error::{ErrorName, StepError};
+use crate::ports::{Atlas, HttpAtlas, SdkSecrets, Secrets};
 use crate::request::ProvisionRequest;
 use crate::state::{ExecutionState, SecretOut};
 
@@ -114,7 +115,6 @@ pub(crate) async fn database_user(
     let Some(arn) = request.secret.database_user_secret_arn.as_deref() else {
         return Ok(None);
     };
-    const FIELD: &str = "secret.databaseUserSecretArn";
     // Read it in the target account when it lives there, else with our own credentials.
     let role = request
         .aws
@@ -122,8 +122,17 @@ pub(crate) async fn database_user(
         .as_deref()
         .filter(|role| arn_account(role) == arn_account(arn));
     let region = arn_region(arn).unwrap_or("us-east-1");
-    let clients = ctx.aws.for_region(role, region).await?;
-    let json = secrets::read_secret_string(&clients.secrets, arn, FIELD).await?;
+    let secrets = SdkSecrets::new(ctx.aws.for_region(role, region).await?.secrets);
+    read_database_user(&secrets, arn).await.map(Some)
+}
+
+/// The username and password of the database-user secret `arn`, read through `secrets`.
+async fn read_database_user(
+    secrets: &impl Secrets,
+    arn: &str,
+) -> Result<(String, String), StepError> {
+    const FIELD: &str = "secret.databaseUserSecretArn";
+    let json = secrets.read_secret_string(arn, FIELD).await?;
     let value: Value = serde_json::from_str(&json)
         .map_err(|_| StepError::invalid(FIELD, "the secret is not a JSON object"))?;
     let get = |key: &str| {
@@ -134,7 +143,7 @@ pub(crate) async fn database_user(
             .map(str::to_owned)
             .ok_or_else(|| StepError::invalid(FIELD, format!("the secret has no string `{key}`")))
     };
-    Ok(Some((get("username")?, get("password")?)))
+    Ok((get("username")?, get("password")?))
 }
 
 /// Waits (polling within the invocation's budget, then through `ConnectionStringsNotReady`)
@@ -146,68 +155,15 @@ pub async fn store_connection_strings(
     state: &ExecutionState,
 ) -> Result<SecretOut, StepError> {
     let request = &state.request;
-    let mut vpce_ids: Vec<String> = state
-        .endpoints
-        .iter()
-        .filter_map(|w| w.vpc_endpoint.as_ref().map(|v| v.vpc_endpoint_id.clone()))
-        .collect();
-    vpce_ids.sort();
-    vpce_ids.dedup();
-    if vpce_ids.len() != request.endpoints.len() {
-        return Err(StepError::invalid(
-            "(step input)",
-            format!(
-                "expected a VPC endpoint for each of the {} endpoints, got {}",
-                request.endpoints.len(),
-                vpce_ids.len()
-            ),
-        ));
-    }
-    let atlas = ctx.atlas(request).await?.with_retry(RetryPolicy::polling());
+    let vpce_ids = endpoint_ids(state)?;
+    let atlas = HttpAtlas::polling(&*ctx.atlas(request).await?);
     // Read first: a bad database-user secret fails before any polling.
     let db_user = database_user(ctx, request).await?;
-    let (doc, sets) = poll(ctx, "private connection strings", || async {
-        let cluster = match atlas
-            .get_cluster(&request.atlas.project_id, &request.atlas.cluster_name)
-            .await
-        {
-            Ok(cluster) => cluster,
-            Err(e) => return not_yet(atlas_error(e)).map(Err),
-        };
-        match secret_content(request, &cluster, &vpce_ids, db_user.clone()) {
-            Ok(content) => Ok(Ok(content)),
-            Err(e) => not_yet(e).map(Err),
-        }
-    })
-    .await?;
-    let content = Value::Object(doc).to_string();
+    let (content, sets) = connection_strings(ctx, &atlas, request, &vpce_ids, db_user).await?;
+    // The secret's clients (and the target role) only once there is something to write.
     let (role, region) = secret_home(request);
-    let clients = ctx.aws.for_region(role, region).await?;
-    let tags: Vec<(String, String)> = request
-        .tags
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .chain([
-            (
-                "atlas-privatelink:project".to_owned(),
-                request.atlas.project_id.to_string(),
-            ),
-            (
-                "atlas-privatelink:cluster".to_owned(),
-                request.atlas.cluster_name.to_string(),
-            ),
-        ])
-        .collect();
-    let written = secrets::write_secret(
-        &clients.secrets,
-        &request.secret.name,
-        &content,
-        request.secret.kms_key_id.as_deref(),
-        &tags,
-        &state.execution,
-        &request.owner_key(),
-    )
-    .await?;
+    let secrets = SdkSecrets::new(ctx.aws.for_region(role, region).await?.secrets);
+    let written = write_secret(&secrets, state, &content).await?;
     tracing::info!(
         execution = %state.execution,
         secret_arn = %written.arn,
@@ -225,7 +181,182 @@ pub async fn store_connection_strings(
     })
 }
 
+/// The VPC endpoints of the execution, sorted, one per endpoint of the request (else the state
+/// machine skipped a step).
+fn endpoint_ids(state: &ExecutionState) -> Result<Vec<String>, StepError> {
+    let mut vpce_ids: Vec<String> = state
+        .endpoints
+        .iter()
+        .filter_map(|w| w.vpc_endpoint.as_ref().map(|v| v.vpc_endpoint_id.clone()))
+        .collect();
+    vpce_ids.sort();
+    vpce_ids.dedup();
+    if vpce_ids.len() != state.request.endpoints.len() {
+        return Err(StepError::invalid(
+            "(step input)",
+            format!(
+                "expected a VPC endpoint for each of the {} endpoints, got {}",
+                state.request.endpoints.len(),
+                vpce_ids.len()
+            ),
+        ));
+    }
+    Ok(vpce_ids)
+}
+
+/// Polls the cluster over any [`Atlas`] until its strings cover `vpce_ids`; answers the
+/// secret's JSON text and the number of string sets. `ctx` gives the clock and settings.
+async fn connection_strings(
+    ctx: &Context,
+    atlas: &impl Atlas,
+    request: &ProvisionRequest,
+    vpce_ids: &[String],
+    db_user: Option<(String, String)>,
+) -> Result<(String, usize), StepError> {
+    let (doc, sets) = poll(ctx, "private connection strings", || async {
+        let cluster = match atlas
+            .get_cluster(&request.atlas.project_id, &request.atlas.cluster_name)
+            .await
+        {
+            Ok(cluster) => cluster,
+            Err(e) => return not_yet(atlas_error(e)).map(Err),
+        };
+        match secret_content(request, &cluster, vpce_ids, db_user.clone()) {
+            Ok(content) => Ok(Ok(content)),
+            Err(e) => not_yet(e).map(Err),
+        }
+    })
+    .await?;
+    Ok((Value::Object(doc).to_string(), sets))
+}
+
+/// Writes `content` into the request's secret: [`write_secret_to`] with the request's name,
+/// key, tags (the request's, ours, the execution and the request's owner key).
+async fn write_secret(
+    secrets: &impl Secrets,
+    state: &ExecutionState,
+    content: &str,
+) -> Result<SecretWrite, StepError> {
+    let request = &state.request;
+    let tags: Vec<(String, String)> = request
+        .tags
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .chain([
+            (
+                "atlas-privatelink:project".to_owned(),
+                request.atlas.project_id.to_string(),
+            ),
+            (
+                "atlas-privatelink:cluster".to_owned(),
+                request.atlas.cluster_name.to_string(),
+            ),
+        ])
+        .collect();
+    let target = SecretTarget {
+        name: request.secret.name.as_str(),
+        kms_key_id: request.secret.kms_key_id.as_deref(),
+        tags: &tags,
+        execution: &state.execution,
+        owner: &request.owner_key(),
+    };
+    write_secret_to(secrets, &target, content).await
+}
+
+/// Where [`write_secret_to`] writes, and on whose behalf.
+#[derive(Debug, Clone, Copy)]
+pub struct SecretTarget<'a> {
+    /// The secret's name.
+    pub name: &'a str,
+    /// The KMS key of a new secret (`None`: the AWS managed key).
+    pub kms_key_id: Option<&'a str>,
+    /// Tags of a new secret, besides `created-by` and `owner` (added here).
+    pub tags: &'a [(String, String)],
+    /// The execution: a new secret's `created-by` tag.
+    pub execution: &'a str,
+    /// The owner key of the request: a secret with another owner is never written.
+    pub owner: &'a str,
+}
+
+/// Writes `content` over any [`Secrets`]: creates the secret (tagged `created-by` the
+/// execution and `owner`), or puts a new version when the content differs from the current
+/// one (read first: unchanged content writes nothing). A secret owned by another request (its
+/// owner tag differs) is left alone: `InvalidRequest` naming `secret.name`. One without owner
+/// tag (written before owners were recorded) is taken; one scheduled for deletion is
+/// restored.
+///
+/// The client request token is a hash of the content and the version it replaces, so a
+/// retried call makes no second version (see [`content_token`]).
+pub async fn write_secret_to(
+    secrets: &impl Secrets,
+    target: &SecretTarget<'_>,
+    content: &str,
+) -> Result<SecretWrite, StepError> {
+    let SecretTarget {
+        name,
+        kms_key_id,
+        tags,
+        execution,
+        owner,
+    } = *target;
+    // Twice at most: a create that meets a racing run's secret writes over it.
+    for _ in 0..2 {
+        if let Some(existing) = secrets.describe_secret(name).await? {
+            let arn = existing.arn;
+            match existing.owner.as_deref() {
+                Some(theirs) if theirs != owner => return Err(owned_by_another(name, theirs)),
+                Some(_) => {}
+                None => secrets.tag_owner(&arn, owner).await?,
+            }
+            if existing.deleted {
+                // Scheduled for deletion (a teardown or rollback before): bring it back.
+                secrets.restore_secret(&arn).await?;
+            }
+            let created = existing.created_by.as_deref() == Some(execution);
+            let current = secrets.current_value(&arn).await?;
+            if let Some((value, version)) = &current
+                && value == content
+            {
+                return Ok(SecretWrite {
+                    arn,
+                    version_id: version.clone(),
+                    created,
+                });
+            }
+            let token = content_token(content, current.as_ref().map(|(_, v)| v.as_str()));
+            let version_id = secrets.put_secret_value(&arn, content, &token).await?;
+            return Ok(SecretWrite {
+                arn,
+                version_id,
+                created,
+            });
+        }
+        let mut tagged = tags.to_vec();
+        tagged.push((TAG_CREATED_BY.to_owned(), execution.to_owned()));
+        tagged.push((TAG_OWNER.to_owned(), owner.to_owned()));
+        let token = content_token(content, None);
+        if let Some((arn, version_id)) = secrets
+            .create_secret(name, content, &token, kms_key_id, &tagged)
+            .await?
+        {
+            return Ok(SecretWrite {
+                arn,
+                version_id,
+                created: true,
+            });
+        }
+        // A racing run created it between our describe and create: write over it.
+    }
+    Err(StepError::new(
+        ErrorName::AwsUnavailable,
+        format!("secret {name} exists for CreateSecret but not for DescribeSecret"),
+    ))
+}
+
 /// Where teardown finds the secret (same rule as where it is written).
 pub(crate) fn secret_location(request: &ProvisionRequest) -> (Option<&str>, &str) {
     secret_home(request)
 }
+
+#[cfg(test)]
+mod tests;

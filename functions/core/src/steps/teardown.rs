@@ -10,9 +10,9 @@ use atlas_api::models::same_region;
 use super::rollback::delete_service_if_unused;
 use super::security_groups::group_name;
 use super::{atlas_error, region_clients};
-use crate::aws::{ec2, secrets};
 use crate::context::Context;
 use crate::error::{ErrorName, StepError};
+use crate::ports::{Atlas, Claims, DynamoClaims, Ec2, HttpAtlas, SdkEc2, SdkSecrets, Secrets};
 use crate::state::{EndpointWork, ExecutionState, Removed};
 
 fn not_ready(message: String) -> StepError {
@@ -21,12 +21,26 @@ fn not_ready(message: String) -> StepError {
 
 /// Tears down one endpoint of a request: only what carries this request's tags.
 pub async fn teardown_endpoint(ctx: &Context, work: EndpointWork) -> Result<Removed, StepError> {
+    let atlas = HttpAtlas::new(ctx.atlas(&work.request).await?);
+    let clients = region_clients(ctx, &work).await?;
+    let ec2 = SdkEc2::new(clients.ec2, ctx.clock.clone());
+    let claims = ctx.claims().map(DynamoClaims::new);
+    tear_down(&ec2, &atlas, claims.as_ref(), &work).await
+}
+
+/// [`teardown_endpoint`] over any ports: every decision of the step is here.
+async fn tear_down(
+    ec2: &impl Ec2,
+    atlas: &impl Atlas,
+    claims: Option<&impl Claims>,
+    work: &EndpointWork,
+) -> Result<Removed, StepError> {
     let mut removed = Removed::default();
     let p = &work.endpoint;
     let group = &work.request.atlas.project_id;
-    let atlas = ctx.atlas(&work.request).await?;
-    let clients = region_clients(ctx, &work).await?;
-    let ours = ec2::find_vpc_endpoints_by_key(&clients.ec2, &p.vpc_id, &p.request_key).await?;
+    let ours = ec2
+        .find_vpc_endpoints_by_key(&p.vpc_id, &p.request_key)
+        .await?;
     let services = atlas
         .list_endpoint_services(group)
         .await
@@ -75,11 +89,12 @@ pub async fn teardown_endpoint(ctx: &Context, work: EndpointWork) -> Result<Remo
     // 2. Delete our VPC endpoints and wait until they are gone.
     for vpce in &ours {
         if !vpce.state.eq_ignore_ascii_case("deleting") {
-            ec2::delete_vpc_endpoint(&clients.ec2, ctx.clock.as_ref(), &vpce.id).await?;
+            ec2.delete_vpc_endpoint(&vpce.id).await?;
             removed.vpc_endpoints.push(vpce.id.clone());
         }
     }
-    if !ec2::find_vpc_endpoints_by_key(&clients.ec2, &p.vpc_id, &p.request_key)
+    if !ec2
+        .find_vpc_endpoints_by_key(&p.vpc_id, &p.request_key)
         .await?
         .is_empty()
     {
@@ -89,21 +104,17 @@ pub async fn teardown_endpoint(ctx: &Context, work: EndpointWork) -> Result<Remo
         )));
     }
     // 3. Our security group (DependencyViolation while the endpoint's interfaces go away).
-    if let Some(sg) = ec2::find_security_group(
-        &clients.ec2,
-        &p.vpc_id,
-        &p.request_key,
-        &group_name(&p.request_key),
-    )
-    .await?
+    if let Some(sg) = ec2
+        .find_security_group(&p.vpc_id, &p.request_key, &group_name(&p.request_key))
+        .await?
     {
-        ec2::delete_security_group(&clients.ec2, ctx.clock.as_ref(), &sg.id).await?;
+        ec2.delete_security_group(&sg.id).await?;
         removed.security_groups.push(sg.id);
     }
     // 4. The service, when no interface endpoint uses it any more.
     let service_gone = match service {
         Some(service) => {
-            let gone = delete_service_if_unused(&atlas, group, &service.id).await?;
+            let gone = delete_service_if_unused(atlas, group, &service.id).await?;
             if gone {
                 removed.endpoint_services.push(service.id.clone());
             }
@@ -113,7 +124,7 @@ pub async fn teardown_endpoint(ctx: &Context, work: EndpointWork) -> Result<Remo
         None => true,
     };
     // Whoever created the service, its claim is over with it.
-    if service_gone && let Some(claims) = ctx.claims() {
+    if service_gone && let Some(claims) = claims {
         claims.release(group, p.region.atlas_name(), None).await?;
     }
     tracing::info!(execution = %work.execution, ?removed, "tore down endpoint");
@@ -123,23 +134,36 @@ pub async fn teardown_endpoint(ctx: &Context, work: EndpointWork) -> Result<Remo
 /// Schedules the connection-string secret for deletion (recovery window from the settings).
 pub async fn teardown_secret(ctx: &Context, state: &ExecutionState) -> Result<Removed, StepError> {
     let (role, region) = super::store::secret_location(&state.request);
-    let clients = ctx.aws.for_region(role, region).await?;
+    let secrets = SdkSecrets::new(ctx.aws.for_region(role, region).await?.secrets);
+    tear_down_secret(&secrets, state, ctx.settings.secret_recovery_days).await
+}
+
+/// [`teardown_secret`] over any [`Secrets`]: the secret is deleted unless another request
+/// owns it (its owner tag differs from this request's owner key). An absent secret, or one
+/// without owner tag, is deleted (gone already is fine for the delete).
+async fn tear_down_secret(
+    secrets: &impl Secrets,
+    state: &ExecutionState,
+    recovery_days: i64,
+) -> Result<Removed, StepError> {
     let name = state.request.secret.name.as_str();
-    if let Err(theirs) =
-        secrets::deletable_by(&clients.secrets, name, &state.request.owner_key()).await?
+    let owner = state.request.owner_key();
+    if let Some(theirs) = secrets
+        .describe_secret(name)
+        .await?
+        .and_then(|found| found.owner)
+        .filter(|theirs| *theirs != owner)
     {
         // Another request's strings (same name given twice): theirs to delete.
         tracing::warn!(execution = %state.execution, secret = name, owner = %theirs, "the secret belongs to another request; left in place");
         return Ok(Removed::default());
     }
-    secrets::delete_secret(
-        &clients.secrets,
-        &state.request.secret.name,
-        ctx.settings.secret_recovery_days,
-    )
-    .await?;
+    secrets.delete_secret(name, recovery_days).await?;
     Ok(Removed {
         secrets: vec![state.request.secret.name.to_string()],
         ..Removed::default()
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::aws::ec2::{TAG_CREATED_BY, TAG_REQUEST_KEY};
-use crate::ports::fake_ec2::{Call, EXECUTION, FakeEc2, KEY, lock, work};
+use crate::ports::fake_ec2::{Call, FakeEc2};
+use crate::ports::fixture::{EXECUTION, KEY, lock, work};
 use crate::request::SecurityGroupSpec;
 
 fn spec(create: bool, attach: &[&str], from_groups: &[&str], cidrs: &[&str]) -> SecurityGroupSpec {

@@ -7,7 +7,8 @@ use clock::VirtualClock;
 
 use super::*;
 use crate::aws::ec2::{TAG_CREATED_BY, TAG_REQUEST_KEY};
-use crate::ports::fake_ec2::{Call, EXECUTION, Endpoint, FakeEc2, KEY, SERVICE, lock, work};
+use crate::ports::fake_ec2::{Call, Endpoint, FakeEc2};
+use crate::ports::fixture::{EXECUTION, KEY, SERVICE, lock, work};
 use crate::request::SecurityGroupSpec;
 use crate::state::SecurityGroupsOut;
 

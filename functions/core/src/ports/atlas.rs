@@ -1,0 +1,173 @@
+//! The Atlas port: the Admin API calls of the steps (endpoint services, their interface
+//! endpoints, the cluster description), with the HTTP client behind it.
+//!
+//! Unlike the AWS ports, the methods answer [`AtlasError`], not a `StepError`: the steps
+//! branch on what Atlas said (a 404 is "gone", which teardown and rollback count as done; a
+//! 409 on a link is "linked already"; the 409 "already exists for region" is a racing or lost
+//! create), and those cases all map to the same `InvalidRequest` name once turned into a step
+//! error. Each step turns the errors it does not branch on into step errors itself, with
+//! `steps::atlas_error`, as it did before the port.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use atlas_api::models::{Cluster, EndpointService, InterfaceEndpoint};
+use atlas_api::{AtlasClient, AtlasError, RetryPolicy};
+
+/// The Atlas calls the steps decide with. Each method means what the
+/// [`AtlasClient`] method of the same name does; [`HttpAtlas`] is that implementation.
+///
+/// Futures are `Send` for the same reason as [`Ec2`](super::Ec2)'s.
+pub trait Atlas: Sync {
+    /// The project's AWS endpoint services.
+    fn list_endpoint_services(
+        &self,
+        group: &str,
+    ) -> impl Future<Output = Result<Vec<EndpointService>, AtlasError>> + Send;
+
+    /// Creates the project's endpoint service in `region`; a region that has one answers the
+    /// 409 of [`AtlasError::is_service_already_exists_for_region`].
+    fn create_endpoint_service(
+        &self,
+        group: &str,
+        region: &str,
+    ) -> impl Future<Output = Result<EndpointService, AtlasError>> + Send;
+
+    /// One endpoint service.
+    fn get_endpoint_service(
+        &self,
+        group: &str,
+        service_id: &str,
+    ) -> impl Future<Output = Result<EndpointService, AtlasError>> + Send;
+
+    /// Deletes an endpoint service (gone already counts as deleted).
+    fn delete_endpoint_service(
+        &self,
+        group: &str,
+        service_id: &str,
+    ) -> impl Future<Output = Result<(), AtlasError>> + Send;
+
+    /// Links the VPC endpoint `vpce` to the service (409 when it is linked already).
+    fn create_interface_endpoint(
+        &self,
+        group: &str,
+        service_id: &str,
+        vpce: &str,
+    ) -> impl Future<Output = Result<InterfaceEndpoint, AtlasError>> + Send;
+
+    /// The link of `vpce` to the service.
+    fn get_interface_endpoint(
+        &self,
+        group: &str,
+        service_id: &str,
+        vpce: &str,
+    ) -> impl Future<Output = Result<InterfaceEndpoint, AtlasError>> + Send;
+
+    /// Removes the link of `vpce` (gone already counts as removed).
+    fn delete_interface_endpoint(
+        &self,
+        group: &str,
+        service_id: &str,
+        vpce: &str,
+    ) -> impl Future<Output = Result<(), AtlasError>> + Send;
+
+    /// The cluster description, with its private connection strings.
+    fn get_cluster(
+        &self,
+        group: &str,
+        cluster: &str,
+    ) -> impl Future<Output = Result<Cluster, AtlasError>> + Send;
+}
+
+/// [`Atlas`] over the Admin API client, with the client's retry policy for 429 and 5xx.
+#[derive(Debug, Clone)]
+pub struct HttpAtlas {
+    client: Arc<AtlasClient>,
+}
+
+impl HttpAtlas {
+    /// The port over `client`, with its own (default) retries: for steps that make each call
+    /// once and must not fail on a passing 429.
+    pub fn new(client: Arc<AtlasClient>) -> Self {
+        Self { client }
+    }
+
+    /// The port over `client` with [`RetryPolicy::polling`]: for steps that poll and back off
+    /// by themselves, so a throttled project gets fewer requests (the client's token and
+    /// connections are shared).
+    pub fn polling(client: &AtlasClient) -> Self {
+        Self {
+            client: Arc::new(client.with_retry(RetryPolicy::polling())),
+        }
+    }
+}
+
+impl Atlas for HttpAtlas {
+    async fn list_endpoint_services(
+        &self,
+        group: &str,
+    ) -> Result<Vec<EndpointService>, AtlasError> {
+        self.client.list_endpoint_services(group).await
+    }
+
+    async fn create_endpoint_service(
+        &self,
+        group: &str,
+        region: &str,
+    ) -> Result<EndpointService, AtlasError> {
+        self.client.create_endpoint_service(group, region).await
+    }
+
+    async fn get_endpoint_service(
+        &self,
+        group: &str,
+        service_id: &str,
+    ) -> Result<EndpointService, AtlasError> {
+        self.client.get_endpoint_service(group, service_id).await
+    }
+
+    async fn delete_endpoint_service(
+        &self,
+        group: &str,
+        service_id: &str,
+    ) -> Result<(), AtlasError> {
+        self.client.delete_endpoint_service(group, service_id).await
+    }
+
+    async fn create_interface_endpoint(
+        &self,
+        group: &str,
+        service_id: &str,
+        vpce: &str,
+    ) -> Result<InterfaceEndpoint, AtlasError> {
+        self.client
+            .create_interface_endpoint(group, service_id, vpce)
+            .await
+    }
+
+    async fn get_interface_endpoint(
+        &self,
+        group: &str,
+        service_id: &str,
+        vpce: &str,
+    ) -> Result<InterfaceEndpoint, AtlasError> {
+        self.client
+            .get_interface_endpoint(group, service_id, vpce)
+            .await
+    }
+
+    async fn delete_interface_endpoint(
+        &self,
+        group: &str,
+        service_id: &str,
+        vpce: &str,
+    ) -> Result<(), AtlasError> {
+        self.client
+            .delete_interface_endpoint(group, service_id, vpce)
+            .await
+    }
+
+    async fn get_cluster(&self, group: &str, cluster: &str) -> Result<Cluster, AtlasError> {
+        self.client.get_cluster(group, cluster).await
+    }
+}

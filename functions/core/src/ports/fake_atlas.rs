@@ -1,0 +1,355 @@
+//! An in-memory [`Atlas`] for the steps' unit tests: one project's endpoint services, their
+//! links and the cluster, every call recorded, and errors scripted per operation. It keeps
+//! the Atlas rules the steps rely on (one service per region, the 409s of a second service or
+//! a second link, 404 for what is gone) and nothing else; the simulator covers the rest.
+
+use std::sync::Mutex;
+
+use atlas_api::AtlasError;
+use atlas_api::models::{
+    Cluster, ConnectionStatus, EndpointService, InterfaceEndpoint, ServiceStatus, same_region,
+};
+
+use serde_json::json;
+
+use super::Atlas;
+use super::fixture::{PROJECT, lock};
+
+/// One call the step made, with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    ListEndpointServices,
+    CreateEndpointService { region: String },
+    GetEndpointService { id: String },
+    DeleteEndpointService { id: String },
+    CreateInterfaceEndpoint { service_id: String, vpce: String },
+    GetInterfaceEndpoint { service_id: String, vpce: String },
+    DeleteInterfaceEndpoint { service_id: String, vpce: String },
+    GetCluster { name: String },
+}
+
+/// An endpoint service of the fake.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub service: EndpointService,
+    /// Lists that still do not show it (made a moment ago by a racing run).
+    pub unlisted_for: usize,
+}
+
+/// A link of the fake: the interface endpoint and its service.
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub service_id: String,
+    pub interface: InterfaceEndpoint,
+}
+
+/// The fake. Tests seed its vectors, run a step, then read `calls` and the vectors.
+#[derive(Debug, Default)]
+pub struct FakeAtlas {
+    pub services: Mutex<Vec<Service>>,
+    pub links: Mutex<Vec<Link>>,
+    pub cluster: Mutex<Option<Cluster>>,
+    pub calls: Mutex<Vec<Call>>,
+    /// Errors the next calls of an operation answer (by the operation's `Call` name), in order.
+    pub failures: Mutex<Vec<(&'static str, AtlasError)>>,
+}
+
+/// An endpoint service in `us-east-1` with the given status, AWS service name and links.
+///
+/// Built from JSON as Atlas answers it, so fields the client learns later keep their defaults.
+pub fn service(
+    id: &str,
+    status: ServiceStatus,
+    name: Option<&str>,
+    interfaces: &[&str],
+) -> EndpointService {
+    serde_json::from_value(json!({
+        "id": id,
+        "cloudProvider": "AWS",
+        "regionName": "us-east-1",
+        "status": status.as_str(),
+        "endpointServiceName": name,
+        "interfaceEndpoints": interfaces,
+    }))
+    .expect("a valid endpoint service")
+}
+
+/// The code of Atlas's 409 for a second service in a region (the client does not export it).
+pub const ALREADY_EXISTS_FOR_REGION: &str = "PRIVATE_ENDPOINT_SERVICE_ALREADY_EXISTS_FOR_REGION";
+
+/// Atlas's 404.
+pub fn not_found(operation: &'static str) -> AtlasError {
+    AtlasError::NotFound {
+        operation,
+        code: "RESOURCE_NOT_FOUND".into(),
+        detail: "not found".into(),
+    }
+}
+
+/// Atlas's 409 with `code`.
+pub fn conflict(operation: &'static str, code: &str) -> AtlasError {
+    AtlasError::Conflict {
+        operation,
+        code: code.into(),
+        detail: "conflict".into(),
+    }
+}
+
+/// Atlas's 5xx after the client's retries.
+pub fn unavailable(operation: &'static str) -> AtlasError {
+    AtlasError::Unavailable {
+        operation,
+        attempts: 6,
+        status: Some(503),
+        detail: "service unavailable".into(),
+    }
+}
+
+impl FakeAtlas {
+    /// The calls so far.
+    pub fn calls(&self) -> Vec<Call> {
+        lock(&self.calls).clone()
+    }
+
+    /// How many calls `pick` selects.
+    pub fn count(&self, pick: impl Fn(&Call) -> bool) -> usize {
+        self.calls().iter().filter(|c| pick(c)).count()
+    }
+
+    /// Adds a service, listed at once.
+    pub fn seed_service(&self, service: EndpointService) {
+        lock(&self.services).push(Service {
+            service,
+            unlisted_for: 0,
+        });
+    }
+
+    /// Adds a link of `vpce` to `service_id` (and the id to the service's list).
+    pub fn seed_link(&self, service_id: &str, vpce: &str, status: ConnectionStatus) {
+        lock(&self.links).push(Link {
+            service_id: service_id.into(),
+            interface: InterfaceEndpoint {
+                interface_endpoint_id: vpce.into(),
+                connection_status: status,
+                delete_requested: false,
+                error_message: None,
+            },
+        });
+        if let Some(s) = lock(&self.services)
+            .iter_mut()
+            .find(|s| s.service.id == service_id)
+        {
+            s.service.interface_endpoints.push(vpce.into());
+        }
+    }
+
+    /// The next call of `operation` answers `error`.
+    pub fn fail_next(&self, operation: &'static str, error: AtlasError) {
+        lock(&self.failures).push((operation, error));
+    }
+
+    /// Records `call`, then answers its scripted failure if there is one.
+    fn record(&self, operation: &'static str, call: Call) -> Result<(), AtlasError> {
+        lock(&self.calls).push(call);
+        let mut failures = lock(&self.failures);
+        match failures.iter().position(|(op, _)| *op == operation) {
+            Some(i) => Err(failures.remove(i).1),
+            None => Ok(()),
+        }
+    }
+
+    /// The service `id`, as Atlas answers it.
+    fn find_service(&self, id: &str) -> Option<EndpointService> {
+        lock(&self.services)
+            .iter()
+            .find(|s| s.service.id == id)
+            .map(|s| s.service.clone())
+    }
+}
+
+impl Atlas for FakeAtlas {
+    async fn list_endpoint_services(
+        &self,
+        group: &str,
+    ) -> Result<Vec<EndpointService>, AtlasError> {
+        assert_eq!(group, PROJECT);
+        self.record("ListEndpointServices", Call::ListEndpointServices)?;
+        let mut services = lock(&self.services);
+        let mut listed = Vec::new();
+        for s in services.iter_mut() {
+            if s.unlisted_for > 0 {
+                s.unlisted_for -= 1;
+            } else {
+                listed.push(s.service.clone());
+            }
+        }
+        Ok(listed)
+    }
+
+    async fn create_endpoint_service(
+        &self,
+        group: &str,
+        region: &str,
+    ) -> Result<EndpointService, AtlasError> {
+        assert_eq!(group, PROJECT);
+        self.record(
+            "CreateEndpointService",
+            Call::CreateEndpointService {
+                region: region.into(),
+            },
+        )?;
+        let mut services = lock(&self.services);
+        // One service per region, whatever its status, listed or not (Admin API, "Create One
+        // Private Endpoint Service for One Provider").
+        if services.iter().any(|s| {
+            s.service
+                .region_name
+                .as_deref()
+                .is_some_and(|r| same_region(r, region))
+        }) {
+            return Err(conflict("createEndpointService", ALREADY_EXISTS_FOR_REGION));
+        }
+        let mut made = service(
+            &format!("{:024x}", services.len() + 1),
+            ServiceStatus::Initiating,
+            None,
+            &[],
+        );
+        made.region_name = Some(atlas_api::models::to_aws_region(region));
+        services.push(Service {
+            service: made.clone(),
+            unlisted_for: 0,
+        });
+        Ok(made)
+    }
+
+    async fn get_endpoint_service(
+        &self,
+        group: &str,
+        service_id: &str,
+    ) -> Result<EndpointService, AtlasError> {
+        assert_eq!(group, PROJECT);
+        self.record(
+            "GetEndpointService",
+            Call::GetEndpointService {
+                id: service_id.into(),
+            },
+        )?;
+        self.find_service(service_id)
+            .ok_or_else(|| not_found("getEndpointService"))
+    }
+
+    async fn delete_endpoint_service(
+        &self,
+        group: &str,
+        service_id: &str,
+    ) -> Result<(), AtlasError> {
+        assert_eq!(group, PROJECT);
+        self.record(
+            "DeleteEndpointService",
+            Call::DeleteEndpointService {
+                id: service_id.into(),
+            },
+        )?;
+        // Gone already counts as deleted, as for the client.
+        if let Some(s) = lock(&self.services)
+            .iter_mut()
+            .find(|s| s.service.id == service_id)
+        {
+            s.service.status = ServiceStatus::Deleting;
+        }
+        Ok(())
+    }
+
+    async fn create_interface_endpoint(
+        &self,
+        group: &str,
+        service_id: &str,
+        vpce: &str,
+    ) -> Result<InterfaceEndpoint, AtlasError> {
+        assert_eq!(group, PROJECT);
+        self.record(
+            "CreateInterfaceEndpoint",
+            Call::CreateInterfaceEndpoint {
+                service_id: service_id.into(),
+                vpce: vpce.into(),
+            },
+        )?;
+        if self.find_service(service_id).is_none() {
+            return Err(not_found("createInterfaceEndpoint"));
+        }
+        if lock(&self.links)
+            .iter()
+            .any(|l| l.service_id == service_id && l.interface.interface_endpoint_id == vpce)
+        {
+            return Err(conflict(
+                "createInterfaceEndpoint",
+                "PRIVATE_ENDPOINT_ALREADY_EXISTS",
+            ));
+        }
+        self.seed_link(service_id, vpce, ConnectionStatus::PendingAcceptance);
+        Ok(InterfaceEndpoint {
+            interface_endpoint_id: vpce.into(),
+            connection_status: ConnectionStatus::PendingAcceptance,
+            delete_requested: false,
+            error_message: None,
+        })
+    }
+
+    async fn get_interface_endpoint(
+        &self,
+        group: &str,
+        service_id: &str,
+        vpce: &str,
+    ) -> Result<InterfaceEndpoint, AtlasError> {
+        assert_eq!(group, PROJECT);
+        self.record(
+            "GetInterfaceEndpoint",
+            Call::GetInterfaceEndpoint {
+                service_id: service_id.into(),
+                vpce: vpce.into(),
+            },
+        )?;
+        lock(&self.links)
+            .iter()
+            .find(|l| l.service_id == service_id && l.interface.interface_endpoint_id == vpce)
+            .map(|l| l.interface.clone())
+            .ok_or_else(|| not_found("getInterfaceEndpoint"))
+    }
+
+    async fn delete_interface_endpoint(
+        &self,
+        group: &str,
+        service_id: &str,
+        vpce: &str,
+    ) -> Result<(), AtlasError> {
+        assert_eq!(group, PROJECT);
+        self.record(
+            "DeleteInterfaceEndpoint",
+            Call::DeleteInterfaceEndpoint {
+                service_id: service_id.into(),
+                vpce: vpce.into(),
+            },
+        )?;
+        // Atlas marks the link and removes it later; gone already counts as removed.
+        for l in lock(&self.links).iter_mut() {
+            if l.service_id == service_id && l.interface.interface_endpoint_id == vpce {
+                l.interface.delete_requested = true;
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_cluster(&self, group: &str, cluster: &str) -> Result<Cluster, AtlasError> {
+        assert_eq!(group, PROJECT);
+        self.record(
+            "GetCluster",
+            Call::GetCluster {
+                name: cluster.into(),
+            },
+        )?;
+        lock(&self.cluster)
+            .clone()
+            .ok_or_else(|| not_found("getCluster"))
+    }
+}
