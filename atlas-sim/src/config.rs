@@ -51,6 +51,9 @@ pub struct SimConfig {
     /// every network of the list get 403 `IP_ADDRESS_NOT_ON_ACCESS_LIST` (default `None`: no
     /// access list, every address is allowed).
     pub access_list: Option<Vec<IpNet>>,
+    /// The regionalized private endpoint mode of projects no `PATCH …/regionalMode` has set
+    /// (default `false`, as in Atlas: the mode is opt-in, research notes issue 12, §4).
+    pub regional_mode_default: bool,
 }
 
 impl Default for SimConfig {
@@ -69,6 +72,7 @@ impl Default for SimConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             link_gate: None,
             access_list: None,
+            regional_mode_default: false,
         }
     }
 }
@@ -87,6 +91,7 @@ impl fmt::Debug for SimConfig {
             .field("listen", &self.listen)
             .field("link_gate", &self.link_gate.is_some())
             .field("access_list", &self.access_list)
+            .field("regional_mode_default", &self.regional_mode_default)
             .finish_non_exhaustive()
     }
 }
@@ -197,6 +202,9 @@ pub struct Scenario {
         skip_serializing_if = "Option::is_none"
     )]
     pub access_list: Option<Option<Vec<IpNet>>>,
+    /// The regional mode of projects no PATCH has set (`regionalModeDefault`, a boolean).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regional_mode_default: Option<bool>,
 }
 
 fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -264,6 +272,15 @@ mod tests {
         .expect("valid scenario");
         let delays = scenario.delays.expect("delays").apply(Delays::default());
         assert_eq!(delays.service_available, Duration::from_millis(1500));
+        assert_eq!(delays.remote_regions_update, Duration::from_secs(5));
+        let knobs: Scenario = serde_json::from_str(
+            r#"{"regionalModeDefault":true,"delays":{"remoteRegionsUpdate":2,"regionalModeToggle":60}}"#,
+        )
+        .expect("the new knobs parse");
+        assert_eq!(knobs.regional_mode_default, Some(true));
+        let knob_delays = knobs.delays.expect("delays").apply(Delays::default());
+        assert_eq!(knob_delays.remote_regions_update, Duration::from_secs(2));
+        assert_eq!(knob_delays.regional_mode_toggle, Duration::from_secs(60));
         assert_eq!(delays.cluster_idle, Duration::from_secs(180));
         assert_eq!(scenario.rate_limit, Some(None));
         assert_eq!(

@@ -4,7 +4,9 @@
 //! * `GET /__sim/state` → services, interfaces, clusters, pending faults, settings, violations
 //! * `POST /__sim/clusters` with a [`ClusterSeed`](crate::ClusterSeed) → 201 and the cluster
 //! * `POST /__sim/faults` with a [`Fault`](crate::Fault) or an array of them → `{"queued": n}`
-//! * `PUT /__sim/scenario` with a [`Scenario`](crate::Scenario) → the new state
+//! * `PUT /__sim/scenario` with a [`Scenario`](crate::Scenario) → the new state (its knobs
+//!   include `regionalModeDefault` and the delays `remoteRegionsUpdate` and
+//!   `regionalModeToggle`)
 //! * `POST /__sim/reset` → 204
 
 use std::sync::Arc;

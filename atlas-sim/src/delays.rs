@@ -31,6 +31,19 @@ pub struct Delays {
     /// How long the cluster stays `UPDATING` after an interface becomes `AVAILABLE`.
     #[serde(with = "secs")]
     pub cluster_idle: Duration,
+    /// After a PATCH that changes a service's `supportedRemoteRegions`: how long the service
+    /// shows `INITIATING` and the regions it adds are pending (not yet usable for a
+    /// cross-region VPC endpoint). The real duration is not documented (research notes issue
+    /// 12, §1 "Status while a change applies": "Not found … how long it takes for a new region
+    /// to become usable"; Terraform merely polls every 5 s); a few seconds by default.
+    #[serde(with = "secs")]
+    pub remote_regions_update: Duration,
+    /// After a PATCH that toggles the project's regionalized private endpoint mode: how long
+    /// the project's clusters are `UPDATING` before their private connection strings change.
+    /// Not documented either (research notes §4 "How long the toggle takes": Terraform waits
+    /// for every cluster to be `IDLE` again, 3 h budget); five minutes by default.
+    #[serde(with = "secs")]
+    pub regional_mode_toggle: Duration,
 }
 
 impl Default for Delays {
@@ -42,6 +55,8 @@ impl Default for Delays {
             interface_available: Duration::from_secs(120),
             interface_delete: Duration::from_secs(20),
             cluster_idle: Duration::from_secs(180),
+            remote_regions_update: Duration::from_secs(5),
+            regional_mode_toggle: Duration::from_secs(300),
         }
     }
 }
@@ -56,6 +71,8 @@ impl Delays {
             interface_available: Duration::ZERO,
             interface_delete: Duration::ZERO,
             cluster_idle: Duration::ZERO,
+            remote_regions_update: Duration::ZERO,
+            regional_mode_toggle: Duration::ZERO,
         }
     }
 }
@@ -82,6 +99,12 @@ pub struct DelaysPatch {
     /// Cluster update after an interface becomes available.
     #[serde(default, with = "opt_secs")]
     pub cluster_idle: Option<Duration>,
+    /// A service's `INITIATING` phase after its remote regions change.
+    #[serde(default, with = "opt_secs")]
+    pub remote_regions_update: Option<Duration>,
+    /// Clusters `UPDATING` after the regional mode is toggled.
+    #[serde(default, with = "opt_secs")]
+    pub regional_mode_toggle: Option<Duration>,
 }
 
 impl DelaysPatch {
@@ -96,6 +119,12 @@ impl DelaysPatch {
                 .unwrap_or(delays.interface_available),
             interface_delete: self.interface_delete.unwrap_or(delays.interface_delete),
             cluster_idle: self.cluster_idle.unwrap_or(delays.cluster_idle),
+            remote_regions_update: self
+                .remote_regions_update
+                .unwrap_or(delays.remote_regions_update),
+            regional_mode_toggle: self
+                .regional_mode_toggle
+                .unwrap_or(delays.regional_mode_toggle),
         }
     }
 }

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 /// The operation names faults and counters use.
 pub const OPERATIONS: &[&str] = &[
     "createEndpointService",
+    "updateEndpointService",
+    "getRegionalMode",
+    "setRegionalMode",
     "listEndpointServices",
     "getEndpointService",
     "deleteEndpointService",

@@ -2,12 +2,16 @@
 //! tests, benchmarks and the local demo.
 //!
 //! It serves, under `/api/atlas/v2`, the AWS private endpoint service and interface endpoint
-//! operations and the cluster GET (version 2024-08-05), with both Atlas authentication schemes
+//! operations (cross-region `supportedRemoteRegions` included, with its PATCH), the project's
+//! regionalized private endpoint mode (GET/PATCH `…/privateEndpoint/regionalMode`) and the
+//! cluster GET (version 2024-08-05), with both Atlas authentication schemes
 //! (service-account OAuth tokens from `POST /api/oauth/token`, and HTTP Digest API keys),
 //! versioned media types, `ApiError` bodies, a per-project token-bucket rate limiter, an
 //! optional organization API access list, queued faults and scripted outcomes. A [`LinkGate`]
 //! (`SimConfig::link_gate`) lets a simulated AWS side fail links made while a VPC endpoint is
-//! still being created, as Atlas does. A control API under `/__sim` (and the same methods on
+//! still being created, as Atlas does; in the other direction, [`SimHandle::service_regions`]
+//! tells the simulated AWS side which regions a service accepts VPC endpoints from. A control
+//! API under `/__sim` (and the same methods on
 //! [`SimHandle`]) seeds clusters, queues faults, changes the scenario and reads counters.
 //!
 //! Every state change is computed from [`Clock::now`](clock::Clock::now) when a request reads
@@ -23,6 +27,10 @@
 //! `PRIVATE_ENDPOINT_SERVICE_ALREADY_EXISTS_FOR_REGION` (409), `PRIVATE_ENDPOINT_ALREADY_EXISTS`
 //! (409), `PRIVATE_ENDPOINT_SERVICE_NOT_READY` (400),
 //! `CANNOT_DELETE_PRIVATE_ENDPOINT_SERVICE_WITH_ENDPOINTS` (400), `INVALID_PROVIDER` (400),
+//! `INVALID_ATTRIBUTE`, `CROSS_REGION_PRIVATE_LINK_SELF_REGION`, `PROVIDER_UNSUPPORTED` (400,
+//! `supportedRemoteRegions`), `REGIONALIZED_PRIVATE_ENDPOINTS_REQUIRE_SHARDED_CLUSTERS` and
+//! `CANNOT_DISABLE_REGIONALIZED_PRIVATE_ENDPOINTS_WITH_MULTIPLE_ENDPOINTS` (409, the regional
+//! mode; the simulator's own codes, Atlas's are not known),
 //! `INVALID_REGION` (400), `VALIDATION_ERROR` (400), `INVALID_JSON` (400),
 //! `SERVERLESS_INSTANCE_RETIRED` (400), `UNAUTHORIZED` (401), `PRIVATE_ENDPOINT_SERVICE_NOT_FOUND`,
 //! `PRIVATE_ENDPOINT_NOT_FOUND`, `CLUSTER_NOT_FOUND`, `RESOURCE_NOT_FOUND` (404),
@@ -45,6 +53,8 @@ mod ids;
 mod outcome;
 mod pipeline;
 mod rate_limit;
+mod regional;
+mod remote;
 mod reply;
 mod routes;
 mod seconds;
@@ -74,7 +84,7 @@ pub use faults::{Counters, Fault, FaultAction, OPERATIONS};
 pub use ids::{atlas_region, aws_region};
 pub use outcome::{LinkGate, Outcome, ReadyStatus};
 pub use rate_limit::RateLimit;
-pub use state::{InterfaceView, ServiceView};
+pub use state::{InterfaceView, ServiceRegionsView, ServiceView};
 
 use shared::{Shared, lock};
 
@@ -252,13 +262,40 @@ impl SimHandle {
             .find(|i| i.interface_endpoint_id == vpce_id)
     }
 
-    /// A cluster's description as `GET …/clusters/{name}` would return it.
-    pub fn cluster(&self, group: &str, name: &str) -> Option<Value> {
+    /// Which AWS regions the endpoint service `service` accepts VPC endpoints from now:
+    /// `service` is its 24-hex id or its AWS `endpointServiceName`
+    /// (`com.amazonaws.vpce.<region>.vpce-svc-…`), in whichever project; `None` if there is no
+    /// such service (or it is gone).
+    ///
+    /// For the simulated AWS side, which decides with it whether a cross-region
+    /// `CreateVpcEndpoint` from a region succeeds ([`ServiceRegionsView::serves`]), as the
+    /// simulator asks that side through the [`LinkGate`] in the other direction. A remote
+    /// region added by a PATCH is [pending](ServiceRegionsView::is_pending) for
+    /// [`Delays::remote_regions_update`] first. Unlike the gate, this is called from outside
+    /// the simulator, so it may be called at any time.
+    pub fn service_regions(&self, service: &str) -> Option<ServiceRegionsView> {
         let now = self.inner.shared.now();
+        self.inner.shared.world().service_regions(service, now)
+    }
+
+    /// The project's regionalized private endpoint mode, as `GET …/regionalMode` answers it.
+    pub fn regional_mode(&self, group: &str) -> bool {
+        let default = lock(&self.inner.shared.settings).regional_mode_default;
         self.inner
             .shared
             .world()
-            .cluster_json(group, name, now)
+            .regional_mode(group, default)
+            .enabled
+    }
+
+    /// A cluster's description as `GET …/clusters/{name}` would return it.
+    pub fn cluster(&self, group: &str, name: &str) -> Option<Value> {
+        let now = self.inner.shared.now();
+        let default = lock(&self.inner.shared.settings).regional_mode_default;
+        self.inner
+            .shared
+            .world()
+            .cluster_json(group, name, now, default)
             .ok()
     }
 

@@ -4,6 +4,7 @@ use axum::http::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::ids::{aws_region, is_object_id, is_vpce_id};
+use crate::remote::{self, lists_regions, parse_remote_regions};
 use crate::reply::{ApiFailure, Reply, V2023, V2024};
 use crate::shared::{Shared, lock};
 use crate::state::Rules;
@@ -15,6 +16,18 @@ pub(crate) const API_BASE: &str = "/api/atlas/v2";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Op {
     CreateService {
+        group: String,
+    },
+    /// `PATCH …/privateEndpoint/endpointService/{id}` (no `{cloudProvider}` segment, unlike GET
+    /// and DELETE: Atlas spec `updateGroupPrivateEndpointEndpointService`).
+    UpdateService {
+        group: String,
+        id: String,
+    },
+    GetRegionalMode {
+        group: String,
+    },
+    SetRegionalMode {
         group: String,
     },
     ListServices {
@@ -71,6 +84,16 @@ impl Op {
         let m = method.clone();
         let op = match (m, seg.as_slice()) {
             (Method::POST, [g, "privateEndpoint", "endpointService"]) => Op::CreateService {
+                group: g.to_string(),
+            },
+            (Method::PATCH, [g, "privateEndpoint", "endpointService", id]) => Op::UpdateService {
+                group: g.to_string(),
+                id: id.to_string(),
+            },
+            (Method::GET, [g, "privateEndpoint", "regionalMode"]) => Op::GetRegionalMode {
+                group: g.to_string(),
+            },
+            (Method::PATCH, [g, "privateEndpoint", "regionalMode"]) => Op::SetRegionalMode {
                 group: g.to_string(),
             },
             (Method::GET, [g, "privateEndpoint", p, "endpointService"]) => Op::ListServices {
@@ -153,6 +176,9 @@ impl Op {
     pub fn name(&self) -> &'static str {
         match self {
             Op::CreateService { .. } => "createEndpointService",
+            Op::UpdateService { .. } => "updateEndpointService",
+            Op::GetRegionalMode { .. } => "getRegionalMode",
+            Op::SetRegionalMode { .. } => "setRegionalMode",
             Op::ListServices { .. } => "listEndpointServices",
             Op::GetService { .. } => "getEndpointService",
             Op::DeleteService { .. } => "deleteEndpointService",
@@ -168,6 +194,9 @@ impl Op {
     pub fn group(&self) -> &str {
         match self {
             Op::CreateService { group }
+            | Op::UpdateService { group, .. }
+            | Op::GetRegionalMode { group }
+            | Op::SetRegionalMode { group }
             | Op::ListServices { group, .. }
             | Op::GetService { group, .. }
             | Op::DeleteService { group, .. }
@@ -189,7 +218,13 @@ impl Op {
 
     /// Whether the operation takes a JSON body.
     pub fn has_body(&self) -> bool {
-        matches!(self, Op::CreateService { .. } | Op::CreateInterface { .. })
+        matches!(
+            self,
+            Op::CreateService { .. }
+                | Op::CreateInterface { .. }
+                | Op::UpdateService { .. }
+                | Op::SetRegionalMode { .. }
+        )
     }
 }
 
@@ -236,7 +271,10 @@ fn check_params(op: &Op) -> Result<bool, ApiFailure> {
             }
             (None, None, None)
         }
-        Op::CreateService { .. } => (None, None, None),
+        Op::UpdateService { id, .. } => (None, Some(id), None),
+        Op::CreateService { .. } | Op::GetRegionalMode { .. } | Op::SetRegionalMode { .. } => {
+            (None, None, None)
+        }
     };
     if let Some(id) = service.filter(|id| !is_object_id(id)) {
         return Err(invalid(format!(
@@ -278,6 +316,7 @@ pub(crate) fn dispatch(
         outcomes: &settings.outcomes,
         ready: settings.service_ready_status,
         gate: settings.link_gate.as_deref(),
+        regional_default: settings.regional_mode_default,
     };
     let mut world = shared.world();
     let ok = |value: Value| Reply::json(StatusCode::OK, V2023, value);
@@ -290,6 +329,15 @@ pub(crate) fn dispatch(
     match op {
         Op::CreateService { group } => {
             let provider = body_str(body, "providerName")?;
+            if provider != "AWS" && lists_regions(body) {
+                // Native cross-region support is AWS-only; Atlas refuses remote regions for
+                // an Azure service with PROVIDER_UNSUPPORTED (research notes issue 12, §1;
+                // Terraform's `…awsSupportedRemoteRegionsInvalidProvider` test).
+                return Err(ApiFailure::bad_request(
+                    remote::PROVIDER_UNSUPPORTED,
+                    format!("supportedRemoteRegions is supported for AWS only, not {provider}."),
+                ));
+            }
             if provider != "AWS" {
                 return Err(ApiFailure::bad_request(
                     "INVALID_PROVIDER",
@@ -300,7 +348,44 @@ pub(crate) fn dispatch(
             let aws = aws_region(region).ok_or_else(|| {
                 ApiFailure::bad_request("INVALID_REGION", format!("{region} is not an AWS region."))
             })?;
-            world.create_service(group, &aws, now, &rules).map(ok)
+            let remote = parse_remote_regions(body, &aws)?;
+            world
+                .create_service(group, &aws, remote, now, &rules)
+                .map(ok)
+        }
+        Op::UpdateService { group, id } => {
+            let provider = body_str(body, "cloudProvider")?;
+            if provider != "AWS" {
+                // The request schema's `cloudProvider` enum has AWS only (Atlas spec,
+                // ApiAtlasModifyEndpointServiceRequestView); cross-region support is AWS-only
+                // (PROVIDER_UNSUPPORTED, research notes issue 12, §1).
+                return Err(ApiFailure::bad_request(
+                    remote::PROVIDER_UNSUPPORTED,
+                    format!("supportedRemoteRegions is supported for AWS only, not {provider}."),
+                ));
+            }
+            let home = world
+                .services_of(group)
+                .find(|s| s.id == *id)
+                .map(|s| s.region.clone());
+            // An unknown service is 404 (from the update) whatever the body lists.
+            let remote = match home {
+                Some(home) => parse_remote_regions(body, &home)?,
+                None => Vec::new(),
+            };
+            world
+                .update_remote_regions(group, id, remote, now, rules.delays)
+                .map(ok)
+        }
+        Op::GetRegionalMode { group } => {
+            Ok(ok(world.get_regional_mode(group, rules.regional_default)))
+        }
+        Op::SetRegionalMode { group } => {
+            let enabled = body
+                .and_then(|b| b.get("enabled"))
+                .and_then(Value::as_bool)
+                .ok_or_else(|| invalid("The request body needs a boolean field enabled.".into()))?;
+            world.set_regional_mode(group, enabled, now, &rules).map(ok)
         }
         Op::ListServices { group, .. } if is_aws => Ok(ok(world.list_services(group, now))),
         Op::ListServices { .. } => Ok(ok(Value::Array(Vec::new()))),
@@ -339,7 +424,7 @@ pub(crate) fn dispatch(
         | Op::GetInterface { .. }
         | Op::DeleteInterface { .. } => Err(not_aws()),
         Op::GetCluster { group, name } => world
-            .cluster_json(group, name, now)
+            .cluster_json(group, name, now, rules.regional_default)
             .map(|value| Reply::json(StatusCode::OK, V2024, value)),
         Op::GetServerless { name, .. } => Err(ApiFailure::bad_request(
             "SERVERLESS_INSTANCE_RETIRED",
@@ -375,10 +460,22 @@ mod tests {
             Some("deleteInterfaceEndpoint")
         );
         assert_eq!(
-            op(Method::PATCH, "/privateEndpoint/endpointService/x"),
-            None
+            op(Method::PATCH, "/privateEndpoint/endpointService/x").map(|o| o.name()),
+            Some("updateEndpointService")
         );
         assert_eq!(op(Method::GET, "/privateEndpoint/endpointService/x"), None);
+        assert_eq!(
+            op(Method::PATCH, "/privateEndpoint/AWS/endpointService/x"),
+            None
+        );
+        assert_eq!(
+            op(Method::GET, "/privateEndpoint/regionalMode").map(|o| o.name()),
+            Some("getRegionalMode")
+        );
+        assert_eq!(
+            op(Method::PATCH, "/privateEndpoint/regionalMode").map(|o| (o.name(), o.has_body())),
+            Some(("setRegionalMode", true))
+        );
         assert_eq!(
             op(Method::GET, "/clusters/Cluster0").map(|o| o.media_type()),
             Some(V2024)

@@ -77,10 +77,13 @@ impl Shared {
         let group = seed.group_id.clone();
         let name = seed.name.clone();
         let cluster = ClusterRec::from_seed(seed).map_err(SimError::InvalidCluster)?;
+        let regional_default = lock(&self.settings).regional_mode_default;
         let mut world = self.world();
-        world.seed_cluster(cluster);
         world
-            .cluster_json(&group, &name, self.now())
+            .seed_cluster(cluster, regional_default)
+            .map_err(SimError::InvalidCluster)?;
+        world
+            .cluster_json(&group, &name, self.now(), regional_default)
             .map_err(|failure| SimError::InvalidCluster(failure.detail))
     }
 
@@ -100,6 +103,17 @@ impl Shared {
             .map(ClusterRec::from_seed)
             .collect::<Result<Vec<_>, _>>()
             .map_err(SimError::InvalidCluster)?;
+        let regional_default = scenario
+            .regional_mode_default
+            .unwrap_or_else(|| lock(&self.settings).regional_mode_default);
+        {
+            let world = self.world();
+            for cluster in &clusters {
+                world
+                    .check_seed(cluster, regional_default)
+                    .map_err(SimError::InvalidCluster)?;
+            }
+        }
         if let Some(fault) = scenario
             .faults
             .iter()
@@ -140,10 +154,13 @@ impl Shared {
             if let Some(list) = scenario.access_list {
                 settings.access_list = list;
             }
+            settings.regional_mode_default = regional_default;
         }
         let mut world = self.world();
         for cluster in clusters {
-            world.seed_cluster(cluster);
+            world
+                .seed_cluster(cluster, regional_default)
+                .map_err(SimError::InvalidCluster)?;
         }
         drop(world);
         for fault in scenario.faults.into_iter().flatten() {
@@ -177,10 +194,14 @@ impl Shared {
     /// The `GET /__sim/state` document.
     pub fn snapshot(&self) -> Value {
         let now = self.now();
+        // Settings before the world, never the world then the settings: requests lock them in
+        // that order.
+        let regional_default = lock(&self.settings).regional_mode_default;
         let world = self.world();
         let services: Vec<_> = world.services.iter().map(|s| s.view(now)).collect();
         let interfaces = world.interface_views(None, now);
-        let clusters = world.clusters_json(now);
+        let clusters = world.clusters_json(now, regional_default);
+        let regional_modes = world.regional_modes(now);
         drop(world);
         let settings = lock(&self.settings);
         let violations: Vec<Value> = lock(&self.violations)
@@ -192,6 +213,7 @@ impl Shared {
             "services": services,
             "interfaces": interfaces,
             "clusters": clusters,
+            "regionalModes": regional_modes,
             "faults": lock(&self.faults).pending(),
             "settings": {
                 "delays": settings.delays,
@@ -202,6 +224,7 @@ impl Shared {
                 "nonceTtl": settings.nonce_ttl.as_secs_f64(),
                 "accessList": access_list::to_strings(settings.access_list.as_deref()),
                 "linkGate": settings.link_gate.is_some(),
+                "regionalModeDefault": settings.regional_mode_default,
             },
             "contractViolations": violations,
         })

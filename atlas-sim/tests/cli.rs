@@ -25,6 +25,9 @@ fn help_documents_the_control_endpoints_and_the_built_in_credentials() {
         "sim-client-secret",
         "simpublickey",
         "accessList",
+        "regionalModeDefault",
+        "remoteRegionsUpdate",
+        "regionalModeToggle",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
     }

@@ -50,6 +50,16 @@ pub struct Realism {
     /// `InvalidPermission.Duplicate` (EC2 API reference, AuthorizeSecurityGroupIngress); moto
     /// accepts it.
     pub duplicate_rules_refused: bool,
+    /// Cross-region PrivateLink (AWS PrivateLink guide, "Cross-Region connectivity"; launched
+    /// 2024-11-26): CreateVpcEndpoint to a service of another region needs `ServiceRegion` set
+    /// to the service's region, else `InvalidServiceName` "The Vpc Endpoint Service '…' does
+    /// not exist" (hashicorp/terraform-provider-aws#40583, #42970), and the service must list
+    /// the caller's region among its supported regions (Atlas: `supportedRemoteRegions`,
+    /// asked of the simulator). A region the service does not (yet) serve answers the same
+    /// `InvalidServiceName`: AWS's answer there is not documented (an assumption). The zone
+    /// rule (`service_zones`) does not apply across regions (elastic/docs-content,
+    /// private-connectivity-aws.md). moto ignores `ServiceRegion`.
+    pub cross_region_rules: bool,
     /// Seed of the random draws (visibility delays, creation times), so a run can be repeated.
     pub seed: u64,
 }
@@ -65,6 +75,7 @@ impl Realism {
             endpoint_creation: Some((Duration::from_secs(10), Duration::from_secs(40))),
             acceptance: Acceptance::WhenAtlasAvailable,
             duplicate_rules_refused: true,
+            cross_region_rules: true,
             seed: 20_261_201,
         }
     }
@@ -79,6 +90,7 @@ impl Realism {
             endpoint_creation: None,
             acceptance: Acceptance::WhenAtlasAvailable,
             duplicate_rules_refused: false,
+            cross_region_rules: false,
             seed: 0,
         }
     }

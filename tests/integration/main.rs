@@ -8,5 +8,6 @@ mod iam;
 mod infra;
 mod layout;
 mod realism;
+mod remote_regions;
 mod scenarios;
 mod steps;

@@ -9,8 +9,9 @@ use atlas_sim::{Outcome, SimConfig};
 use clock::Clock;
 use devstack::{Realism, create_subnet};
 use integration_tests::world::{World, assert_succeeded, ec2, failure as error_of, secrets};
-use privatelink_core::aws::secrets::write_secret;
+use privatelink_core::ports::SdkSecrets;
 use privatelink_core::state::VpcEndpointOut;
+use privatelink_core::steps::{SecretTarget, write_secret_to};
 use serde_json::{Value, json};
 
 /// Realistic rules with fixed delays, so a test does not depend on a draw.
@@ -324,9 +325,17 @@ async fn ingress_sources_added_to_a_request_later_are_applied() {
 async fn secret_content_a_b_a_ends_with_a_current() {
     let w = World::new(&["us-east-1"]).await;
     let client = secrets("us-east-1").await;
+    let port = SdkSecrets::new(client.clone());
     let name = format!("{}/aba", w.secret_name());
+    let target = SecretTarget {
+        name: &name,
+        kms_key_id: None,
+        tags: &[],
+        execution: "aba",
+        owner: "owner",
+    };
     for content in ["A", "B", "A"] {
-        write_secret(&client, &name, content, None, &[], "aba", "owner")
+        write_secret_to(&port, &target, content)
             .await
             .expect("write");
     }
@@ -349,9 +358,7 @@ async fn secret_content_a_b_a_ends_with_a_current() {
             .len()
     };
     let before = versions().await;
-    write_secret(&client, &name, "A", None, &[], "aba", "owner")
-        .await
-        .expect("write");
+    write_secret_to(&port, &target, "A").await.expect("write");
     assert_eq!(versions().await, before);
 }
 
@@ -697,4 +704,80 @@ async fn two_executions_racing_on_one_security_group_make_one_creator() {
         .filter(|o| o["created"] == json!(true))
         .count();
     assert_eq!(creators, 1, "{a} {b}");
+}
+
+/// Cross-region PrivateLink on the AWS front (`Realism::cross_region_rules`): a VPC endpoint
+/// in us-west-2 to the us-east-1 service needs `ServiceRegion`, and the service must list
+/// us-west-2 in its `supportedRemoteRegions` (and have applied it); then the zone rule does not
+/// apply (zone `d` is not among the service's zones).
+#[tokio::test]
+async fn a_cross_region_endpoint_needs_the_service_region_and_the_services_consent() {
+    let w = World::new(&["us-east-1"]).await;
+    let request = w.request();
+    let plan = w.validate("cross", request).await.expect("valid");
+    let mut work = plan.work(0).expect("work");
+    for step in ["ensure-endpoint-service", "get-service-name"] {
+        w.step_until_ready_on(step, &mut work).await;
+    }
+    let service_id = work.service.as_ref().expect("service").service_id.clone();
+    let name = work
+        .service_name
+        .as_ref()
+        .expect("service name")
+        .endpoint_service_name
+        .clone();
+    assert!(name.starts_with("com.amazonaws.vpce.us-east-1."), "{name}");
+    let remote = w.ec2("us-west-2").await;
+    let vpc = remote
+        .create_vpc()
+        .cidr_block("10.77.0.0/16")
+        .send()
+        .await
+        .expect("vpc")
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .expect("vpc id")
+        .to_owned();
+    let subnet = create_subnet(&remote, &vpc, "10.77.0.0/24", "us-west-2d", &w.project_id)
+        .await
+        .expect("subnet");
+    let front = aws_sdk_ec2::Client::new(&w.stack.sdk_config("us-west-2").await);
+    let create = |service_region: Option<&str>| {
+        front
+            .create_vpc_endpoint()
+            .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Interface)
+            .vpc_id(&vpc)
+            .service_name(&name)
+            .subnet_ids(&subnet)
+            .set_service_region(service_region.map(str::to_owned))
+            .send()
+    };
+    let code = |result: Result<_, aws_sdk_ec2::error::SdkError<_, _>>| {
+        use aws_sdk_ec2::error::ProvideErrorMetadata;
+        match result {
+            Ok(_) => "created".to_owned(),
+            Err(e) => e.code().unwrap_or("no code").to_owned(),
+        }
+    };
+    // Without ServiceRegion, us-west-2 has no such service.
+    assert_eq!(code(create(None).await), "InvalidServiceName");
+    // With it, the service does not list us-west-2 yet.
+    assert_eq!(code(create(Some("us-east-1")).await), "InvalidServiceName");
+    // Listed, but not applied yet.
+    let atlas = w.ctx.atlas(&plan.request).await.expect("atlas client");
+    let updated = atlas
+        .update_endpoint_service_remote_regions(
+            plan.request.atlas.project_id.as_str(),
+            &service_id,
+            &["US_WEST_2".to_owned()],
+        )
+        .await
+        .expect("patched");
+    assert_eq!(updated.supported_remote_regions, ["US_WEST_2"]);
+    assert_eq!(code(create(Some("us-east-1")).await), "InvalidServiceName");
+    // Applied: created, in a zone the service does not serve in its own region.
+    w.atlas.clock.sleep(Duration::from_secs(60)).await;
+    assert_eq!(code(create(Some("us-east-1")).await), "created");
+    // A service region that is not the service's own is refused as well.
+    assert_eq!(code(create(Some("eu-west-1")).await), "InvalidServiceName");
 }

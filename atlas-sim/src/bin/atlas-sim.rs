@@ -31,10 +31,15 @@ A credentials secret for atlas-privatelink: {\"clientId\": \"sim-client-id\",
 It starts with no cluster. Control endpoints (JSON):
   PUT  /__sim/scenario   change the set-up; every field optional: clusters (seed them:
                          [{\"groupId\": \"<24 hex>\", \"name\": \"Cluster0\", \"regions\":
-                         [\"US_EAST_1\"]}]), delays (seconds: serviceAvailable, serviceDelete,
-                         interfacePending, interfaceAvailable, interfaceDelete, clusterIdle),
-                         outcomes, rateLimit (null: off), faults, accessList (CIDRs; null: off),
-                         serviceReadyStatus, serviceAccounts, apiKeys, tokenTtl, nonceTtl.
+                         [\"US_EAST_1\"], \"clusterType\": \"SHARDED\"}]), delays (seconds:
+                         serviceAvailable, serviceDelete, interfacePending, interfaceAvailable,
+                         interfaceDelete, clusterIdle, remoteRegionsUpdate (default 5: a service
+                         is INITIATING and its added supportedRemoteRegions pending after a
+                         PATCH), regionalModeToggle (default 300: clusters UPDATING after the
+                         regional mode is toggled)), outcomes, rateLimit (null: off), faults,
+                         accessList (CIDRs; null: off), serviceReadyStatus, serviceAccounts,
+                         apiKeys, tokenTtl, nonceTtl, regionalModeDefault (the regionalized
+                         private endpoint mode of projects no PATCH has set; default false).
                          --scenario FILE applies the same document at start.
   POST /__sim/clusters   seed one cluster (the object above)
   POST /__sim/faults     queue a fault: {\"operation\": \"getCluster\", \"count\": 2,

@@ -5,6 +5,7 @@ mod auth;
 mod faults;
 mod lifecycle;
 mod link_gate;
+mod remote_regions;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -67,7 +67,12 @@ impl AwsModels {
                 if let Some(reply) = self.replay_client_token(caller, params) {
                     return Some(reply);
                 }
-                self.check_zones(upstream, caller, params).await
+                match self.check_service_region(caller, params) {
+                    Some(Err(reply)) => Some(reply),
+                    // Across regions the zone rule does not apply.
+                    Some(Ok(())) => None,
+                    None => self.check_zones(upstream, caller, params).await,
+                }
             }
             "DescribeVpcEndpointServices" => self.describe_provider_services(params),
             "AuthorizeSecurityGroupIngress" if self.realism.duplicate_rules_refused => {
@@ -175,6 +180,47 @@ impl AwsModels {
                     key.2
                 ),
             ))
+        }
+    }
+
+    /// Cross-region PrivateLink ([`Realism::cross_region_rules`](crate::Realism)): `None` for
+    /// a same-region endpoint (the zone rule applies), `Some(Ok)` for an allowed cross-region
+    /// one, `Some(Err)` with AWS's refusal otherwise.
+    fn check_service_region(
+        &self,
+        caller: &Caller,
+        params: &Params,
+    ) -> Option<Result<(), XmlReply>> {
+        if !self.realism.cross_region_rules {
+            return None;
+        }
+        let service = params.get("ServiceName")?;
+        if !is_provider_service(service) {
+            return None;
+        }
+        // com.amazonaws.vpce.<region>.vpce-svc-…
+        let home = service.split('.').nth(3).unwrap_or("");
+        let asked = params
+            .get("ServiceRegion")
+            .unwrap_or(caller.region.as_str());
+        let missing = || {
+            Some(Err(ec2_error(
+                "InvalidServiceName",
+                &format!("The Vpc Endpoint Service '{service}' does not exist"),
+            )))
+        };
+        if asked != home {
+            return missing();
+        }
+        if home == caller.region {
+            return None;
+        }
+        match self
+            .simulator()
+            .and_then(|sim| sim.service_regions(service))
+        {
+            Some(view) if view.serves(&caller.region) => Some(Ok(())),
+            _ => missing(),
         }
     }
 

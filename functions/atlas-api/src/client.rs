@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::auth::Auth;
 use crate::credentials::Credentials;
 use crate::error::AtlasError;
-use crate::models::{Cluster, EndpointService, InterfaceEndpoint, to_atlas_region};
+use crate::models::{Cluster, EndpointService, InterfaceEndpoint, RegionalMode, to_atlas_region};
 use crate::retry::{RawResponse, RetryPolicy, send_with_retries, transport_error};
 use crate::{MEDIA_TYPE_2023_01_01, MEDIA_TYPE_2024_08_05};
 
@@ -169,8 +169,38 @@ impl AtlasClient {
         group_id: &str,
         region: &str,
     ) -> Result<EndpointService, AtlasError> {
-        let path = ["groups", group_id, "privateEndpoint", "endpointService"];
         let body = json!({"providerName": "AWS", "region": to_atlas_region(region)});
+        self.post_endpoint_service(group_id, body).await
+    }
+
+    /// Creates the project's AWS private endpoint service in `region` (either spelling) that
+    /// also accepts VPC endpoints from `remote_regions` (cross-region PrivateLink).
+    ///
+    /// `remote_regions` are sent as given: Atlas takes its own spellings only (`US_WEST_2`;
+    /// `us-west-2` is refused with 400 `INVALID_ATTRIBUTE`, see
+    /// [`to_atlas_region`](crate::models::to_atlas_region)), at most 35, never the service's
+    /// own region (400 `CROSS_REGION_PRIVATE_LINK_SELF_REGION`). An empty list creates the
+    /// same service as [`AtlasClient::create_endpoint_service`].
+    pub async fn create_endpoint_service_with_remote_regions(
+        &self,
+        group_id: &str,
+        region: &str,
+        remote_regions: &[String],
+    ) -> Result<EndpointService, AtlasError> {
+        let body = json!({
+            "providerName": "AWS",
+            "region": to_atlas_region(region),
+            "supportedRemoteRegions": remote_regions,
+        });
+        self.post_endpoint_service(group_id, body).await
+    }
+
+    async fn post_endpoint_service(
+        &self,
+        group_id: &str,
+        body: serde_json::Value,
+    ) -> Result<EndpointService, AtlasError> {
+        let path = ["groups", group_id, "privateEndpoint", "endpointService"];
         self.call_json(
             "createEndpointService",
             Method::POST,
@@ -179,6 +209,76 @@ impl AtlasClient {
             Some(body),
         )
         .await
+    }
+
+    /// Replaces the remote regions of an AWS private endpoint service with `regions` (Atlas
+    /// spellings; the same rules as on create) and returns the service.
+    ///
+    /// PATCH replaces the **whole** list: regions left out are removed, and `[]` removes them
+    /// all. Atlas has no ETag or If-Match, so a read-modify-write can silently drop a region
+    /// another writer added in between: serialize the writers of one service, and read the
+    /// service again afterwards to check. After a change the service may show `INITIATING`
+    /// for a while before a new region is usable.
+    pub async fn update_endpoint_service_remote_regions(
+        &self,
+        group_id: &str,
+        service_id: &str,
+        regions: &[String],
+    ) -> Result<EndpointService, AtlasError> {
+        let path = [
+            "groups",
+            group_id,
+            "privateEndpoint",
+            "endpointService",
+            service_id,
+        ];
+        let body = json!({"cloudProvider": "AWS", "supportedRemoteRegions": regions});
+        self.call_json(
+            "updateEndpointService",
+            Method::PATCH,
+            &path,
+            MEDIA_TYPE_2023_01_01,
+            Some(body),
+        )
+        .await
+    }
+
+    /// Whether the project's regionalized private endpoint mode is on.
+    pub async fn get_regional_mode(&self, group_id: &str) -> Result<bool, AtlasError> {
+        let mode: RegionalMode = self
+            .call_json(
+                "getRegionalMode",
+                Method::GET,
+                &regional_mode_path(group_id),
+                MEDIA_TYPE_2023_01_01,
+                None,
+            )
+            .await?;
+        Ok(mode.enabled)
+    }
+
+    /// Turns the project's regionalized private endpoint mode on or off; returns the setting
+    /// Atlas answers.
+    ///
+    /// Project-wide and disruptive: the connection strings of existing multi-region sharded
+    /// clusters change, the project's clusters update for a while, and a project with a replica
+    /// set cannot enable it (409, an [`AtlasError::Conflict`]: a configuration error, not
+    /// something to retry).
+    pub async fn set_regional_mode(
+        &self,
+        group_id: &str,
+        enabled: bool,
+    ) -> Result<bool, AtlasError> {
+        let mode: RegionalMode = self
+            .call_json(
+                "setRegionalMode",
+                Method::PATCH,
+                &regional_mode_path(group_id),
+                MEDIA_TYPE_2023_01_01,
+                Some(json!({"enabled": enabled})),
+            )
+            .await?;
+        Ok(mode.enabled)
     }
 
     /// Reads one AWS private endpoint service.
@@ -412,6 +512,10 @@ fn service_path<'a>(group_id: &'a str, service_id: &'a str) -> [&'a str; 6] {
     ]
 }
 
+fn regional_mode_path(group_id: &str) -> [&str; 4] {
+    ["groups", group_id, "privateEndpoint", "regionalMode"]
+}
+
 fn interface_path<'a>(group_id: &'a str, service_id: &'a str, vpce_id: &'a str) -> Vec<&'a str> {
     let mut path = service_path(group_id, service_id).to_vec();
     path.extend(["endpoint", vpce_id]);
@@ -538,6 +642,191 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("404") && text.contains("base URL"), "{text}");
         assert!(!text.contains("TOPSECRET"));
+    }
+
+    /// A server answering every request with `answer` and keeping each request's text (head
+    /// and body).
+    async fn recording_stub(
+        answer: String,
+    ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let log = log.clone();
+                let answer = answer.clone();
+                tokio::spawn(async move {
+                    let mut text = Vec::new();
+                    let mut buf = vec![0u8; 8192];
+                    while let Ok(n) = socket.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        text.extend_from_slice(&buf[..n]);
+                        let request = String::from_utf8_lossy(&text).into_owned();
+                        let Some(head_end) = request.find("\r\n\r\n") else {
+                            continue;
+                        };
+                        let length = request[..head_end]
+                            .lines()
+                            .find_map(|l| {
+                                let (name, value) = l.split_once(':')?;
+                                name.eq_ignore_ascii_case("content-length")
+                                    .then(|| value.trim().parse::<usize>().ok())?
+                            })
+                            .unwrap_or(0);
+                        if text.len() < head_end + 4 + length {
+                            continue;
+                        }
+                        log.lock().expect("log").push(request);
+                        text.clear();
+                        if socket.write_all(answer.as_bytes()).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        (format!("http://{addr}"), seen)
+    }
+
+    fn ok_json(body: &str) -> String {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {MEDIA_TYPE_2023_01_01}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+
+    #[tokio::test]
+    async fn remote_regions_are_patched_as_a_whole_list_with_the_versioned_media_type() {
+        let service = r#"{"id":"0123456789abcdef01234567","cloudProvider":"AWS","status":"INITIATING","regionName":"us-east-1","supportedRemoteRegions":["US_WEST_2"]}"#;
+        let (url, seen) = recording_stub(ok_json(service)).await;
+        let client = AtlasClient::new(
+            creds(),
+            ClientConfig::with_base_url(&url),
+            clock::SystemClock::shared(),
+        )
+        .expect("client");
+        let regions = vec!["US_WEST_2".to_owned()];
+        let answered = client
+            .update_endpoint_service_remote_regions(
+                "5f0c0c0c0c0c0c0c0c0c0c0c",
+                "0123456789abcdef01234567",
+                &regions,
+            )
+            .await
+            .expect("patched");
+        assert_eq!(answered.supported_remote_regions, regions);
+        client
+            .update_endpoint_service_remote_regions(
+                "5f0c0c0c0c0c0c0c0c0c0c0c",
+                "0123456789abcdef01234567",
+                &[],
+            )
+            .await
+            .expect("cleared");
+        client
+            .create_endpoint_service_with_remote_regions(
+                "5f0c0c0c0c0c0c0c0c0c0c0c",
+                "us-east-1",
+                &regions,
+            )
+            .await
+            .expect("created");
+        let requests = seen.lock().expect("log").clone();
+        assert_eq!(requests.len(), 3, "{requests:#?}");
+        let patch = &requests[0];
+        assert!(
+            patch.starts_with("PATCH /api/atlas/v2/groups/5f0c0c0c0c0c0c0c0c0c0c0c/privateEndpoint/endpointService/0123456789abcdef01234567 HTTP/1.1"),
+            "{patch}"
+        );
+        let lower = patch.to_ascii_lowercase();
+        assert!(
+            lower.contains(&format!("content-type: {MEDIA_TYPE_2023_01_01}")),
+            "{patch}"
+        );
+        assert!(
+            lower.contains(&format!("accept: {MEDIA_TYPE_2023_01_01}")),
+            "{patch}"
+        );
+        assert!(
+            patch.ends_with(r#"{"cloudProvider":"AWS","supportedRemoteRegions":["US_WEST_2"]}"#),
+            "{patch}"
+        );
+        assert!(
+            requests[1].ends_with(r#"{"cloudProvider":"AWS","supportedRemoteRegions":[]}"#),
+            "an empty list is sent, not left out: {}",
+            requests[1]
+        );
+        assert!(requests[2].starts_with("POST /api/atlas/v2/groups/5f0c0c0c0c0c0c0c0c0c0c0c/privateEndpoint/endpointService HTTP/1.1"));
+        assert!(
+            requests[2].ends_with(r#"{"providerName":"AWS","region":"US_EAST_1","supportedRemoteRegions":["US_WEST_2"]}"#),
+            "{}",
+            requests[2]
+        );
+    }
+
+    #[tokio::test]
+    async fn regional_mode_get_and_patch() {
+        let (url, seen) = recording_stub(ok_json(r#"{"enabled":true}"#)).await;
+        let client = AtlasClient::new(
+            creds(),
+            ClientConfig::with_base_url(&url),
+            clock::SystemClock::shared(),
+        )
+        .expect("client");
+        assert!(
+            client
+                .get_regional_mode("5f0c0c0c0c0c0c0c0c0c0c0c")
+                .await
+                .expect("get")
+        );
+        assert!(
+            client
+                .set_regional_mode("5f0c0c0c0c0c0c0c0c0c0c0c", true)
+                .await
+                .expect("set")
+        );
+        let requests = seen.lock().expect("log").clone();
+        assert!(requests[0].starts_with(
+            "GET /api/atlas/v2/groups/5f0c0c0c0c0c0c0c0c0c0c0c/privateEndpoint/regionalMode HTTP/1.1"
+        ));
+        assert!(requests[1].starts_with(
+            "PATCH /api/atlas/v2/groups/5f0c0c0c0c0c0c0c0c0c0c0c/privateEndpoint/regionalMode HTTP/1.1"
+        ));
+        assert!(
+            requests[1].ends_with(r#"{"enabled":true}"#),
+            "{}",
+            requests[1]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_regional_mode_conflict_is_a_conflict_not_retried() {
+        let body = r#"{"error":409,"errorCode":"SOME_CONFLICT","detail":"replica set","reason":"Conflict"}"#;
+        let answer = format!(
+            "HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let (url, seen) = recording_stub(answer).await;
+        let client = AtlasClient::new(
+            creds(),
+            ClientConfig::with_base_url(&url),
+            clock::SystemClock::shared(),
+        )
+        .expect("client");
+        let err = client
+            .set_regional_mode("5f0c0c0c0c0c0c0c0c0c0c0c", true)
+            .await
+            .expect_err("conflict");
+        assert!(err.is_conflict(), "{err}");
+        assert_eq!(err.error_name(), "InvalidRequest");
+        assert_eq!(seen.lock().expect("log").len(), 1, "a 409 is not retried");
     }
 
     #[test]

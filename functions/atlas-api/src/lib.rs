@@ -1,6 +1,7 @@
 //! A client for the MongoDB Atlas Admin API v2, limited to what atlas-privatelink needs: AWS
-//! private endpoint services, their interface endpoints, and the cluster description that
-//! carries the private connection strings.
+//! private endpoint services (with their cross-region `supportedRemoteRegions`), their
+//! interface endpoints, the project's regionalized private endpoint mode, and the cluster
+//! description that carries the private connection strings.
 //!
 //! * Both authentication schemes: service accounts (OAuth 2.0 client credentials, the token
 //!   cached and refreshed before it expires) and legacy API keys (HTTP Digest).

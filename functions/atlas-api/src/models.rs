@@ -141,6 +141,29 @@ pub struct EndpointService {
     /// Ids of the interface endpoints linked to it.
     #[serde(default)]
     pub interface_endpoints: Vec<String>,
+    /// Remote AWS regions whose VPC endpoints may connect to this service (cross-region
+    /// PrivateLink), Atlas spellings (`US_WEST_2`); the service's own region is served
+    /// without being listed. Empty when Atlas sends none, `null` or `[]`.
+    ///
+    /// Atlas returns it on GET although the older spec excerpt we check against lacks it (the
+    /// current Atlas spec has it on `EndpointService`; Terraform and the Kubernetes operator
+    /// read it: research notes issue 12, §1 "GET returns the list").
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub supported_remote_regions: Vec<String>,
+}
+
+/// `null` (or an absent field, with `#[serde(default)]`) as an empty list.
+fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// The project's regionalized private endpoint setting (`ProjectSettingItemView`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionalMode {
+    /// Whether more than one private endpoint per region is allowed (needed for multi-region
+    /// and global sharded clusters; changes their connection strings; forbids replica sets).
+    pub enabled: bool,
 }
 
 /// An AWS interface endpoint linked to a service (`AWSInterfaceEndpoint`).
@@ -327,6 +350,45 @@ mod tests {
         assert_eq!(c.aws_regions(), vec!["EU_WEST_1", "US_EAST_1"]);
         assert_eq!(c.state_name, ClusterState::Idle);
         assert_eq!(c.private_endpoint_strings().len(), 1);
+        let set = &c.private_endpoint_strings()[0];
+        assert_eq!(set.process_type.as_deref(), Some("MONGOD"));
+        assert_eq!(
+            set.srv_connection_string.as_deref(),
+            Some("mongodb+srv://pl")
+        );
+        assert_eq!(set.endpoints[0].provider_name.as_deref(), Some("AWS"));
+        assert_eq!(set.endpoints[0].region.as_deref(), Some("US_EAST_1"));
+    }
+
+    #[test]
+    fn remote_regions_default_to_empty_when_absent_or_null() {
+        let parse = |extra: serde_json::Value| -> EndpointService {
+            let mut body = serde_json::json!({
+                "id": "0123456789abcdef01234567", "cloudProvider": "AWS", "status": "AVAILABLE"
+            });
+            if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+                body.extend(extra.clone());
+            }
+            serde_json::from_value(body).expect("parses")
+        };
+        assert!(
+            parse(serde_json::json!({}))
+                .supported_remote_regions
+                .is_empty()
+        );
+        assert!(
+            parse(serde_json::json!({"supportedRemoteRegions": null}))
+                .supported_remote_regions
+                .is_empty()
+        );
+        assert_eq!(
+            parse(serde_json::json!({"supportedRemoteRegions": ["US_WEST_2", "EU_WEST_1"]}))
+                .supported_remote_regions,
+            vec!["US_WEST_2", "EU_WEST_1"]
+        );
+        let mode: RegionalMode =
+            serde_json::from_value(serde_json::json!({"enabled": true})).expect("parses");
+        assert!(mode.enabled);
     }
 
     #[test]

@@ -151,8 +151,13 @@ impl AwsTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Endpoint {
-    /// The AWS region (EC2 gets [`AwsRegion::as_str`], Atlas [`AwsRegion::atlas_name`]).
+    /// The VPC's AWS region (EC2 gets [`AwsRegion::as_str`], Atlas [`AwsRegion::atlas_name`]).
     pub region: AwsRegion,
+    /// The cluster region whose Atlas endpoint service serves this VPC (cross-region
+    /// PrivateLink when it differs from `region`). `None`: the VPC's own region, which the
+    /// cluster must then have nodes in (checked by Validate against the cluster).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_region: Option<AwsRegion>,
     /// The VPC and subnets, given or to be found by tag.
     #[serde(flatten)]
     pub vpc: VpcSelector,
@@ -169,6 +174,12 @@ impl Endpoint {
     /// The AWS region name (`us-east-1`), for EC2.
     pub fn aws_region(&self) -> &'static str {
         self.region.as_str()
+    }
+
+    /// Whether the request names a service region other than the VPC's (cross-region
+    /// PrivateLink). Without `serviceRegion` Validate decides, from the cluster's regions.
+    pub fn is_cross_region(&self) -> bool {
+        self.service_region.is_some_and(|s| s != self.region)
     }
 }
 

@@ -89,6 +89,7 @@ pub(super) struct RawAws {
 )]
 pub(super) struct RawEndpoint {
     pub region: AwsRegion,
+    pub service_region: Option<AwsRegion>,
     pub vpc_id: Option<VpcId>,
     pub subnet_ids: Option<Vec<SubnetId>>,
     pub vpc_tag: Option<Obj<RawVpcTag>>,

@@ -250,6 +250,7 @@ fn build_endpoint(path: &FieldPath, raw: RawEndpoint) -> Result<Endpoint, StepEr
     )?;
     Ok(Endpoint {
         region: raw.region,
+        service_region: raw.service_region,
         vpc,
         security_groups,
     })

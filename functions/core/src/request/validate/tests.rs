@@ -214,6 +214,10 @@ rejected! {
     region_atlas_name: [set("/endpoints/0/region", "US_EAST_1")] => InvalidRequest @ "endpoints[0].region", "Atlas region name", "\"us-east-1\"";
     region_govcloud: [set("/endpoints/1/region", "us-gov-west-1")] => InvalidRequest @ "endpoints[1].region";
     region_duplicate: [set("/endpoints/1/region", "us-east-1")] => InvalidRequest @ "endpoints[1].region", "endpoints[0]", "endpoints[1]";
+    service_region_unknown: [set("/endpoints/1/serviceRegion", "us-east-9")] => InvalidRequest @ "endpoints[1].serviceRegion", "not an AWS commercial region";
+    service_region_atlas_name: [set("/endpoints/1/serviceRegion", "US_EAST_1")] => InvalidRequest @ "endpoints[1].serviceRegion", "Atlas region name", "\"us-east-1\"";
+    service_region_govcloud: [set("/endpoints/1/serviceRegion", "us-gov-west-1")] => InvalidRequest @ "endpoints[1].serviceRegion";
+    service_region_not_a_string: [set("/endpoints/0/serviceRegion", json!(["us-east-1"]))] => InvalidRequest @ "endpoints[0].serviceRegion";
     vpc_id_bad_prefix: [set("/endpoints/0/vpcId", "vpn-0a1b2c3d")] => InvalidRequest @ "endpoints[0].vpcId";
     vpc_id_nine_hex: [set("/endpoints/0/vpcId", "vpc-0a1b2c3d4")] => InvalidRequest @ "endpoints[0].vpcId", "8 or 17";
     subnet_ids_empty: [set("/endpoints/0/subnetIds", json!([]))] => InvalidRequest @ "endpoints[0].subnetIds", "at least one subnet is required", "AWS provisions no interface endpoint without a subnet";
@@ -623,4 +627,44 @@ fn identifiers_read_as_str() {
     assert_eq!(role, Some(ROLE));
     assert!(request.atlas.cluster_name == "Cluster0");
     assert!(request.atlas.project_id.starts_with("5f1d"));
+}
+
+#[test]
+fn a_service_region_makes_an_endpoint_cross_region_and_survives_the_round_trip() {
+    let input = json!({
+        "atlas": { "projectId": PROJECT, "clusterName": "Cluster0" },
+        "endpoints": [
+            { "region": "us-east-1", "vpcId": "vpc-0a1b2c3d", "subnetIds": ["subnet-0a1b2c3d"] },
+            { "region": "us-west-2", "serviceRegion": "us-east-1", "vpcId": "vpc-0b1b2c3d",
+              "subnetIds": ["subnet-0b1b2c3d"] },
+            { "region": "eu-west-1", "serviceRegion": "eu-west-1", "vpcId": "vpc-0c1b2c3d",
+              "subnetIds": ["subnet-0c1b2c3d"] }
+        ]
+    });
+    let request = parse_request(&input).expect("valid");
+    let [home, remote, explicit] = request.endpoints.as_slice() else {
+        panic!("three endpoints: {:?}", request.endpoints);
+    };
+    assert_eq!(home.service_region, None);
+    assert!(!home.is_cross_region());
+    assert_eq!(remote.service_region, AwsRegion::from_aws_name("us-east-1"));
+    assert!(remote.is_cross_region());
+    // Naming the VPC's own region is the same-region case, spelled out.
+    assert!(!explicit.is_cross_region());
+    // The field is written back only where it was given, and reads back the same.
+    let written = serde_json::to_value(&request).expect("serializes");
+    assert!(
+        written["endpoints"][0].get("serviceRegion").is_none(),
+        "{written}"
+    );
+    assert_eq!(written["endpoints"][1]["serviceRegion"], "us-east-1");
+    assert_eq!(parse_request(&written).expect("valid again"), request);
+    // The service region does not change who owns the secret: the same VPCs, the same key.
+    let mut same_vpcs = input.clone();
+    same_vpcs["endpoints"][1]
+        .as_object_mut()
+        .expect("object")
+        .remove("serviceRegion");
+    let without = parse_request(&same_vpcs).expect("valid");
+    assert_eq!(without.owner_key(), request.owner_key());
 }
