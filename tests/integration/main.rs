@@ -10,4 +10,5 @@ mod layout;
 mod realism;
 mod remote_regions;
 mod scenarios;
+mod service_regions;
 mod steps;

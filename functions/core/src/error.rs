@@ -49,11 +49,16 @@ pub enum ErrorName {
     /// The cluster is not `IDLE` or has no private connection strings for our endpoints yet.
     /// Retryable.
     ConnectionStringsNotReady,
+    /// A multi-region sharded cluster needs the project's regionalized private endpoint mode,
+    /// which is off, and the request did not opt in (`atlas.enableRegionalMode`): turning it on
+    /// changes the connection strings of the project's existing multi-region sharded clusters
+    /// and forbids replica sets in the project, so it is never switched silently. Terminal.
+    RegionalModeRequired,
 }
 
 impl ErrorName {
     /// Every error name, in declaration order.
-    pub const ALL: [ErrorName; 16] = [
+    pub const ALL: [ErrorName; 17] = [
         ErrorName::InvalidRequest,
         ErrorName::ServerlessRetired,
         ErrorName::UnsupportedProvider,
@@ -70,6 +75,7 @@ impl ErrorName {
         ErrorName::InterfaceEndpointRejected,
         ErrorName::InterfaceEndpointFailed,
         ErrorName::ConnectionStringsNotReady,
+        ErrorName::RegionalModeRequired,
     ];
 
     /// The exact name the state machine matches on.
@@ -91,6 +97,7 @@ impl ErrorName {
             ErrorName::InterfaceEndpointRejected => "InterfaceEndpointRejected",
             ErrorName::InterfaceEndpointFailed => "InterfaceEndpointFailed",
             ErrorName::ConnectionStringsNotReady => "ConnectionStringsNotReady",
+            ErrorName::RegionalModeRequired => "RegionalModeRequired",
         }
     }
 

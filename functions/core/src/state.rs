@@ -27,8 +27,12 @@ pub struct Plan {
 pub struct EndpointPlan {
     /// Position in `request.endpoints`.
     pub index: usize,
-    /// The region (`us-east-1` in JSON; [`AwsRegion::atlas_name`] gives `US_EAST_1`).
+    /// The VPC's region (`us-east-1` in JSON; [`AwsRegion::atlas_name`] gives `US_EAST_1`):
+    /// where the security group and the VPC endpoint are made.
     pub region: AwsRegion,
+    /// The cluster region whose Atlas endpoint service the endpoint links to (its claim, its
+    /// lookup, the link). Equal to `region` unless the endpoint is cross-region.
+    pub service_region: AwsRegion,
     /// The VPC.
     pub vpc_id: String,
     /// Its CIDR blocks (the default ingress source).
@@ -39,6 +43,14 @@ pub struct EndpointPlan {
     pub security_groups: SecurityGroupSpec,
     /// Deterministic key of (project, cluster, region, VPC): tags and client tokens use it.
     pub request_key: String,
+}
+
+impl EndpointPlan {
+    /// Whether the VPC is in another region than the service it links to (cross-region
+    /// PrivateLink: the VPC endpoint names `ServiceRegion`, the service lists the VPC's region).
+    pub fn is_cross_region(&self) -> bool {
+        self.region != self.service_region
+    }
 }
 
 /// The state of one Map iteration: its inputs, and under `result` its endpoint and the
@@ -140,6 +152,10 @@ pub struct ServiceNameOut {
     pub endpoint_service_name: String,
     /// `AVAILABLE` or `WAITING_FOR_USER`.
     pub status: String,
+    /// Cross-region only: this execution added the VPC's region to the service's
+    /// `supportedRemoteRegions` (rollback takes it out again when no other endpoint uses it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remote_region_added: bool,
 }
 
 /// Security groups for the interface endpoint.

@@ -48,6 +48,7 @@ pub fn work(security_groups: SecurityGroupSpec, subnet_ids: &[&str]) -> Endpoint
         result: EndpointResult::new(EndpointPlan {
             index: 0,
             region: "us-east-1".parse().expect("a region"),
+            service_region: "us-east-1".parse().expect("a region"),
             vpc_id: VPC.into(),
             vpc_cidrs: vec!["10.0.0.0/16".into()],
             subnet_ids: subnet_ids.iter().map(|s| (*s).to_owned()).collect(),

@@ -59,6 +59,11 @@ pub struct AtlasTarget {
     /// The secret holding the Atlas API credentials; `None`: the function's default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credentials_secret_arn: Option<SecretArn>,
+    /// Consent to turn on the project's regionalized private endpoint mode when the cluster
+    /// needs it (multi-region sharded). Off by default: turning it on changes the connection
+    /// strings of the project's other multi-region sharded clusters and forbids replica sets.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub enable_regional_mode: bool,
 }
 
 /// The cloud provider of a private endpoint. Only AWS is supported.

@@ -67,6 +67,7 @@ pub(super) struct RawAtlas {
     pub cluster_name: ClusterName,
     pub provider: Option<String>,
     pub credentials_secret_arn: Option<SecretArn>,
+    pub enable_regional_mode: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

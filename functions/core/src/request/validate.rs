@@ -105,6 +105,7 @@ fn build(raw: RawRequest) -> Result<ProvisionRequest, StepError> {
         cluster_name: raw_atlas.cluster_name,
         provider,
         credentials_secret_arn: raw_atlas.credentials_secret_arn,
+        enable_regional_mode: raw_atlas.enable_regional_mode.unwrap_or(false),
     };
     let aws = build_aws(&root.key("aws"), raw.aws.map(|Obj(aws)| aws))?;
     let endpoints = build_endpoints(&root.key("endpoints"), raw.endpoints)?;

@@ -131,7 +131,7 @@ async fn undo_endpoint(
     }
     // The service: recorded as created, or held by this execution's claim (the step
     // crashed, or its answer was lost, before it could report).
-    let region = p.region.atlas_name();
+    let region = p.service_region.atlas_name();
     let mut service_id = service.filter(|s| s.created).map(|s| s.service_id.clone());
     if let Some(claims) = claims
         && let Some(holder) = claims.holder(group, region).await?

@@ -75,7 +75,7 @@ async fn ensure(
     work: &EndpointWork,
 ) -> Result<ServiceRef, StepError> {
     let group = &work.request.atlas.project_id;
-    let region = work.endpoint.region.atlas_name();
+    let region = work.endpoint.service_region.atlas_name();
     let services = atlas
         .list_endpoint_services(group)
         .await
@@ -241,6 +241,7 @@ async fn service_name(
             )),
             (status, Some(name)) if status.is_ready() && !name.is_empty() => {
                 Ok(Ok(ServiceNameOut {
+                    remote_region_added: false,
                     endpoint_service_name: name,
                     status: status.to_string(),
                 }))

@@ -48,7 +48,7 @@ async fn tear_down(
     let service = services.iter().find(|s| {
         s.region_name
             .as_deref()
-            .is_some_and(|r| same_region(r, p.region.atlas_name()))
+            .is_some_and(|r| same_region(r, p.service_region.atlas_name()))
     });
 
     // 1. Unlink in Atlas and wait until the link is gone.
@@ -125,7 +125,9 @@ async fn tear_down(
     };
     // Whoever created the service, its claim is over with it.
     if service_gone && let Some(claims) = claims {
-        claims.release(group, p.region.atlas_name(), None).await?;
+        claims
+            .release(group, p.service_region.atlas_name(), None)
+            .await?;
     }
     tracing::info!(execution = %work.execution, ?removed, "tore down endpoint");
     Ok(removed)

@@ -9,8 +9,9 @@ use super::{atlas_error, request_key};
 use crate::aws::ec2;
 use crate::context::Context;
 use crate::error::{ErrorName, StepError};
-use crate::request::{Endpoint, ProvisionRequest, VpcSelector, parse_request};
+use crate::request::{AwsRegion, Endpoint, ProvisionRequest, VpcSelector, parse_request};
 use crate::state::{EndpointPlan, Plan};
+use atlas_api::AtlasClient;
 
 /// The input of the validate step: the execution name, the request as given, and what the
 /// plan is for.
@@ -146,26 +147,57 @@ async fn check_cluster(ctx: &Context, request: &ProvisionRequest) -> Result<(), 
             ),
         ));
     }
+    let listing = || {
+        cluster_regions
+            .iter()
+            .map(|r| AwsRegion::from_atlas_name(r).map_or(r.clone(), |a| a.to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // Each endpoint links to the endpoint service of a region the cluster has nodes in: the
+    // VPC's own, or the one `serviceRegion` names (cross-region PrivateLink).
     for (i, endpoint) in request.endpoints.iter().enumerate() {
-        if !cluster_regions.iter().any(|r| r == endpoint.atlas_region()) {
-            return Err(StepError::invalid(
-                format!("endpoints[{i}].region"),
-                format!(
-                    "cluster {} has no nodes in {}; its AWS regions are {}",
-                    cluster.name,
-                    endpoint.aws_region(),
-                    cluster_regions.join(", ")
-                ),
-            ));
+        let service_region = endpoint.service_region.unwrap_or(endpoint.region);
+        if cluster_regions
+            .iter()
+            .any(|r| r == service_region.atlas_name())
+        {
+            continue;
         }
+        let (field, message) = match endpoint.service_region {
+            Some(named) => (
+                "serviceRegion",
+                format!(
+                    "cluster {} has no nodes in {named}; its AWS regions are {}",
+                    cluster.name,
+                    listing()
+                ),
+            ),
+            None => (
+                "region",
+                format!(
+                    "cluster {} has no nodes in {} (the VPC's region); its AWS regions are {}: \
+                     set serviceRegion to one of them to connect across regions",
+                    cluster.name,
+                    endpoint.region,
+                    listing()
+                ),
+            ),
+        };
+        return Err(StepError::invalid(
+            format!("endpoints[{i}].{field}"),
+            message,
+        ));
     }
+    // Atlas publishes private connection strings only when every region has an endpoint (a
+    // cross-region one counts for the region of the service it links to).
     let missing: Vec<&String> = cluster_regions
         .iter()
         .filter(|r| {
             !request
                 .endpoints
                 .iter()
-                .any(|e| e.atlas_region() == r.as_str())
+                .any(|e| e.service_region.unwrap_or(e.region).atlas_name() == r.as_str())
         })
         .collect();
     if !missing.is_empty() {
@@ -183,7 +215,73 @@ async fn check_cluster(ctx: &Context, request: &ProvisionRequest) -> Result<(), 
             ),
         ));
     }
+    if needs_regional_mode(cluster.cluster_type.as_deref(), cluster_regions.len()) {
+        ensure_regional_mode(&atlas, request, &cluster.name).await?;
+    }
     Ok(())
+}
+
+/// Whether the cluster's private endpoints need the project's regionalized private endpoint
+/// mode: a sharded or global cluster with nodes in more than one region (Atlas Admin API,
+/// "Toggle Regionalized Private Endpoint Status": the mode is what lets each region's
+/// endpoint reach that region's mongos; replica sets are connected without it).
+fn needs_regional_mode(cluster_type: Option<&str>, regions: usize) -> bool {
+    regions > 1 && matches!(cluster_type, Some("SHARDED" | "GEOSHARDED"))
+}
+
+/// The project's regionalized private endpoint mode is on, or this request turns it on with
+/// the user's consent (`atlas.enableRegionalMode`); never switched silently, because turning
+/// it on changes the connection strings of the project's existing multi-region sharded
+/// clusters and forbids replica sets (Admin API, the toggle's description). The clusters
+/// update afterwards; store-connection-strings waits for them to be `IDLE` and reads the new
+/// strings. Rollback does not turn it off again: other clusters may rely on it by then.
+async fn ensure_regional_mode(
+    atlas: &AtlasClient,
+    request: &ProvisionRequest,
+    cluster: &str,
+) -> Result<(), StepError> {
+    let project = request.atlas.project_id.as_str();
+    if atlas
+        .get_regional_mode(project)
+        .await
+        .map_err(atlas_error)?
+    {
+        return Ok(());
+    }
+    if !request.atlas.enable_regional_mode {
+        return Err(StepError::new(
+            ErrorName::RegionalModeRequired,
+            format!(
+                "cluster {cluster} is a multi-region sharded cluster, whose private endpoints \
+                 need project {project}'s regionalized private endpoint mode, which is off. \
+                 Turning it on changes the connection strings of every multi-region sharded \
+                 cluster in the project (applications must move to the new ones) and forbids \
+                 replica sets in the project. Set atlas.enableRegionalMode: true in the request \
+                 to let this run turn it on, or turn it on in Atlas yourself"
+            ),
+        ));
+    }
+    match atlas.set_regional_mode(project, true).await {
+        Ok(true) => {
+            tracing::info!(
+                project,
+                cluster,
+                "turned on the regionalized private endpoint mode, as the request allows"
+            );
+            Ok(())
+        }
+        Ok(false) => Err(StepError::new(
+            ErrorName::AtlasUnavailable,
+            format!(
+                "Atlas still reports project {project}'s regional mode off after turning it on"
+            ),
+        )),
+        Err(e @ atlas_api::AtlasError::Conflict { .. }) => Err(StepError::invalid(
+            "atlas.enableRegionalMode",
+            format!("Atlas refused to turn on the regionalized private endpoint mode: {e}"),
+        )),
+        Err(e) => Err(atlas_error(e)),
+    }
 }
 
 /// Resolves one endpoint's VPC and subnets (by id or by tag) and checks its security groups.
@@ -272,6 +370,7 @@ async fn plan_endpoint(
     Ok(EndpointPlan {
         index,
         region: endpoint.region,
+        service_region: endpoint.service_region.unwrap_or(endpoint.region),
         request_key: request_key(
             &request.atlas.project_id,
             &request.atlas.cluster_name,

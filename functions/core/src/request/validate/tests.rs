@@ -189,6 +189,7 @@ rejected! {
     provider_unknown: [set("/atlas/provider", "AMAZON")] => InvalidRequest @ "atlas.provider", "\"AWS\"";
     provider_not_a_string: [set("/atlas/provider", true)] => InvalidRequest @ "atlas.provider";
     credentials_arn_wrong_service: [set("/atlas/credentialsSecretArn", "arn:aws:ssm:us-east-1:123456789012:parameter/atlas")] => InvalidRequest @ "atlas.credentialsSecretArn", "secretsmanager";
+    enable_regional_mode_not_a_bool: [set("/atlas/enableRegionalMode", "yes")] => InvalidRequest @ "atlas.enableRegionalMode", "boolean";
     credentials_arn_is_not_echoed: [set("/atlas/credentialsSecretArn", "s3cr3t-private-key")] => InvalidRequest @ "atlas.credentialsSecretArn";
 
     // aws
@@ -659,6 +660,14 @@ fn a_service_region_makes_an_endpoint_cross_region_and_survives_the_round_trip()
     );
     assert_eq!(written["endpoints"][1]["serviceRegion"], "us-east-1");
     assert_eq!(parse_request(&written).expect("valid again"), request);
+    assert!(!request.atlas.enable_regional_mode);
+    assert!(written["atlas"].get("enableRegionalMode").is_none(), "{written}");
+    let mut consenting = input.clone();
+    consenting["atlas"]["enableRegionalMode"] = json!(true);
+    let consenting = parse_request(&consenting).expect("valid");
+    assert!(consenting.atlas.enable_regional_mode);
+    let written = serde_json::to_value(&consenting).expect("serializes");
+    assert_eq!(parse_request(&written).expect("valid again"), consenting);
     // The service region does not change who owns the secret: the same VPCs, the same key.
     let mut same_vpcs = input.clone();
     same_vpcs["endpoints"][1]

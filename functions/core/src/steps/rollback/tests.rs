@@ -29,6 +29,7 @@ fn result(service: bool, group: bool, endpoint: bool, link: bool) -> EndpointRes
     r.service_name = Some(crate::state::ServiceNameOut {
         endpoint_service_name: SERVICE.into(),
         status: "AVAILABLE".into(),
+        remote_region_added: false,
     });
     r.security_groups = Some(SecurityGroupsOut {
         security_group_ids: vec![SG.into()],

@@ -296,7 +296,8 @@ async fn a_ready_service_with_a_name_gives_it() {
         out,
         ServiceNameOut {
             endpoint_service_name: SERVICE.into(),
-            status: "WAITING_FOR_USER".into()
+            status: "WAITING_FOR_USER".into(),
+            remote_region_added: false,
         }
     );
     assert_eq!(atlas.calls(), [Call::GetEndpointService { id: SVC.into() }]);
