@@ -2,6 +2,7 @@
 
 mod atlas_client;
 mod conformance;
+mod cross_region;
 mod dispatch;
 mod e2e;
 mod iam;

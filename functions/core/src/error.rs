@@ -237,6 +237,7 @@ mod tests {
             "InterfaceEndpointRejected",
             "InterfaceEndpointFailed",
             "ConnectionStringsNotReady",
+            "RegionalModeRequired",
         ];
         let names: Vec<&str> = ErrorName::ALL.iter().map(|n| n.as_str()).collect();
         assert_eq!(names, expected);

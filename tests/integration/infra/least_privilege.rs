@@ -94,6 +94,8 @@ fn least_privilege_faults(statement: &Statement, own_log_group: Option<&str>) ->
                 "ec2:CreateSecurityGroup" => {
                     ec2("vpc") || (ec2("security-group") && tagged_request)
                 }
+                // Permission-only (cross-region endpoints): the account's endpoints only.
+                "vpce:AllowMultiRegion" => ec2("vpc-endpoint"),
                 "ec2:CreateVpcEndpoint" => {
                     ec2("vpc")
                         || ec2("subnet")

@@ -78,7 +78,20 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                 ],
             ]),
         ),
-        ("GetServiceNameRole", set(&[&LOGS, &ATLAS])),
+        // Cross-region endpoints: the lease on a service's remote regions and their users.
+        (
+            "GetServiceNameRole",
+            set(&[
+                &LOGS,
+                &ATLAS,
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
+            ]),
+        ),
         (
             "ConfigureSecurityGroupsRole",
             set(&[
@@ -102,6 +115,7 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                     "ec2:DescribeSubnets",
                     "ec2:CreateVpcEndpoint",
                     "ec2:CreateTags",
+                    "vpce:AllowMultiRegion",
                 ],
                 &[ASSUME],
             ]),
@@ -140,6 +154,8 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                     "secretsmanager:DescribeSecret",
                     "secretsmanager:DeleteSecret",
                     "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
                     "dynamodb:DeleteItem",
                 ],
                 &[ASSUME],
@@ -151,7 +167,12 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
                 &LOGS,
                 &ATLAS,
                 &DELETE_ENDPOINT,
-                &["dynamodb:DeleteItem"],
+                &[
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
                 &[ASSUME],
             ]),
         ),

@@ -6,6 +6,12 @@
 //! stack's DynamoDB table (a conditional put: one holder per project and region), records the
 //! service's id on it once it has one, and releases it when it deletes the service. The
 //! holder knows the service is its own even when the answer was lost, so rollback removes it.
+//!
+//! The same table serves cross-region PrivateLink (`steps::remote_regions`), under keys of
+//! their own: a short *lease* per service (`remote-regions-lease#…`), so the read-modify-write
+//! of its `supportedRemoteRegions` has one writer at a time, and per service and remote region
+//! the string set of request keys that use it (`remote-region-users#…`), so the last user
+//! takes the region out.
 
 use std::time::{Duration, SystemTime};
 
@@ -189,5 +195,195 @@ impl Claims {
             }
             Err(e) => Err(classify("DeleteItem", e)),
         }
+    }
+}
+
+/// How long a lease on one service's remote-region list lasts: a holder reads the service
+/// and writes the list once (two Atlas calls), then releases it; a holder that crashed
+/// blocks the others for at most this long.
+pub const LEASE_FOR: Duration = Duration::from_secs(120);
+
+/// What removing a request from a remote region's users found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegionUsers {
+    /// The request was registered as a user of the region.
+    pub was_user: bool,
+    /// How many other requests still use it.
+    pub remaining: usize,
+}
+
+/// The item of the lease on the remote regions of `service_id` (an Atlas endpoint service
+/// id): apart from the claims' `endpoint-service#…` items.
+fn lease_key(project: &str, service_id: &str) -> AttributeValue {
+    AttributeValue::S(format!("remote-regions-lease#{project}#{service_id}"))
+}
+
+/// The item listing the requests whose VPC endpoints reach `service_id` from `region` (Atlas
+/// spelling).
+fn users_key(project: &str, service_id: &str, region: &str) -> AttributeValue {
+    AttributeValue::S(format!(
+        "remote-region-users#{project}#{service_id}#{region}"
+    ))
+}
+
+fn is_condition_failed<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    e.as_service_error()
+        .is_some_and(|s| s.code() == Some("ConditionalCheckFailedException"))
+}
+
+impl Claims {
+    /// Takes the lease on the remote-region list of `service_id` for `holder`, until
+    /// `now + LEASE_FOR`. It succeeds when nobody holds it, when `holder` does (renewed), or
+    /// when the lease has expired; otherwise the holder is returned.
+    ///
+    /// Atlas replaces `supportedRemoteRegions` wholesale on PATCH and has no ETag or If-Match
+    /// (research notes issue 12, §1 "PATCH replaces the whole list"; Admin API spec,
+    /// `ApiAtlasModifyEndpointServiceRequestView`), so the read-modify-write of the list is
+    /// serialized here.
+    pub async fn take_lease(
+        &self,
+        project: &str,
+        service_id: &str,
+        holder: &str,
+        now: SystemTime,
+    ) -> Result<Result<(), String>, StepError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", lease_key(project, service_id))
+            .item("holder", AttributeValue::S(holder.to_owned()))
+            .item("leaseUntil", n(epoch(now + LEASE_FOR)))
+            .item("expiresAt", n(epoch(now + TTL)))
+            .condition_expression("attribute_not_exists(pk) OR holder = :me OR leaseUntil < :now")
+            .expression_attribute_values(":me", AttributeValue::S(holder.to_owned()))
+            .expression_attribute_values(":now", n(epoch(now)))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Ok(())),
+            Err(e) if is_condition_failed(&e) => {
+                let out = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", lease_key(project, service_id))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| classify("GetItem", e))?;
+                let holder = match out.item().and_then(|i| i.get("holder")) {
+                    Some(AttributeValue::S(s)) => s.clone(),
+                    _ => "(released meanwhile)".to_owned(),
+                };
+                Ok(Err(holder))
+            }
+            Err(e) => Err(classify("PutItem", e)),
+        }
+    }
+
+    /// Releases the lease of `holder` (nothing if another holds it, or nobody).
+    pub async fn release_lease(
+        &self,
+        project: &str,
+        service_id: &str,
+        holder: &str,
+    ) -> Result<(), StepError> {
+        let delete = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", lease_key(project, service_id))
+            .condition_expression("holder = :me")
+            .expression_attribute_values(":me", AttributeValue::S(holder.to_owned()))
+            .send()
+            .await;
+        match delete {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failed(&e) => Ok(()),
+            Err(e) => Err(classify("DeleteItem", e)),
+        }
+    }
+
+    /// Registers `request_key` as a user of `region` on `service_id` (a string-set `ADD`:
+    /// idempotent, and concurrent registrations do not overwrite each other).
+    pub async fn add_region_user(
+        &self,
+        project: &str,
+        service_id: &str,
+        region: &str,
+        request_key: &str,
+    ) -> Result<(), StepError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", users_key(project, service_id, region))
+            .update_expression("ADD #users :key")
+            .expression_attribute_names("#users", "users")
+            .expression_attribute_values(":key", AttributeValue::Ss(vec![request_key.to_owned()]))
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e))?;
+        Ok(())
+    }
+
+    /// Removes `request_key` from the users of `region` on `service_id` (a string-set
+    /// `DELETE`, the old set returned with `ReturnValues: ALL_OLD`) and says whether it was one
+    /// and how many remain. An item left without users is deleted (only if still empty).
+    pub async fn remove_region_user(
+        &self,
+        project: &str,
+        service_id: &str,
+        region: &str,
+        request_key: &str,
+    ) -> Result<RegionUsers, StepError> {
+        let key = users_key(project, service_id, region);
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", key.clone())
+            .update_expression("DELETE #users :key")
+            // Not on a missing item: an update would create it.
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#users", "users")
+            .expression_attribute_values(":key", AttributeValue::Ss(vec![request_key.to_owned()]))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await;
+        let old: Vec<String> = match update {
+            Ok(out) => match out.attributes().and_then(|a| a.get("users")) {
+                Some(AttributeValue::Ss(users)) => users.clone(),
+                _ => Vec::new(),
+            },
+            Err(e) if is_condition_failed(&e) => Vec::new(),
+            Err(e) => return Err(classify("UpdateItem", e)),
+        };
+        let users = RegionUsers {
+            was_user: old.iter().any(|k| k == request_key),
+            remaining: old.iter().filter(|k| *k != request_key).count(),
+        };
+        if users.remaining == 0 {
+            // DynamoDB drops a string set with its last element; an item someone registered
+            // on meanwhile keeps its set, and stays.
+            let delete = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", key)
+                .condition_expression("attribute_not_exists(#users)")
+                .expression_attribute_names("#users", "users")
+                .send()
+                .await;
+            match delete {
+                Ok(_) => {}
+                Err(e) if is_condition_failed(&e) => {}
+                Err(e) => return Err(classify("DeleteItem", e)),
+            }
+        }
+        Ok(users)
     }
 }

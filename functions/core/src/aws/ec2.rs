@@ -521,12 +521,18 @@ pub async fn find_vpc_endpoints_by_key(
 /// Creates the interface endpoint: all subnets, the security groups, private DNS off (Atlas
 /// clients connect by the PrivateLink host names Atlas publishes), tags, and a deterministic
 /// client token so an AWS-side retry of the same call cannot make a second endpoint.
+///
+/// `service_region` is set for a cross-region endpoint only: the region the service is
+/// hosted in (EC2 API, `CreateVpcEndpoint` `ServiceRegion`; without it EC2 looks for the
+/// service in the client's region and answers `InvalidServiceName`: research notes issue 12,
+/// §3 "CreateVpcEndpoint").
 #[allow(clippy::too_many_arguments)]
 pub async fn create_vpc_endpoint(
     client: &Client,
     clock: &dyn Clock,
     vpc_id: &str,
     service_name: &str,
+    service_region: Option<&str>,
     subnet_ids: &[String],
     security_group_ids: &[String],
     client_token: &str,
@@ -539,6 +545,7 @@ pub async fn create_vpc_endpoint(
             .vpc_endpoint_type(VpcEndpointType::Interface)
             .vpc_id(vpc_id)
             .service_name(service_name)
+            .set_service_region(service_region.map(str::to_owned))
             .set_subnet_ids(Some(subnet_ids.to_vec()))
             .set_security_group_ids(Some(security_group_ids.to_vec()))
             .private_dns_enabled(false)

@@ -40,6 +40,15 @@ pub trait Atlas: Sync {
         service_id: &str,
     ) -> impl Future<Output = Result<EndpointService, AtlasError>> + Send;
 
+    /// Replaces the service's `supportedRemoteRegions` with `regions` (Atlas spellings, the
+    /// whole list: PATCH replaces it, research notes issue 12, §1).
+    fn update_endpoint_service_remote_regions(
+        &self,
+        group: &str,
+        service_id: &str,
+        regions: &[String],
+    ) -> impl Future<Output = Result<EndpointService, AtlasError>> + Send;
+
     /// Deletes an endpoint service (gone already counts as deleted).
     fn delete_endpoint_service(
         &self,
@@ -124,6 +133,17 @@ impl Atlas for HttpAtlas {
         service_id: &str,
     ) -> Result<EndpointService, AtlasError> {
         self.client.get_endpoint_service(group, service_id).await
+    }
+
+    async fn update_endpoint_service_remote_regions(
+        &self,
+        group: &str,
+        service_id: &str,
+        regions: &[String],
+    ) -> Result<EndpointService, AtlasError> {
+        self.client
+            .update_endpoint_service_remote_regions(group, service_id, regions)
+            .await
     }
 
     async fn delete_endpoint_service(

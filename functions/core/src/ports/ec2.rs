@@ -67,12 +67,15 @@ pub trait Ec2: Sync {
         ids: &[String],
     ) -> impl Future<Output = Result<Vec<SubnetInfo>, StepError>> + Send;
 
-    /// Creates an interface endpoint (private DNS off) under `client_token`. A token EC2 has
-    /// seen answers the endpoint it made then, whatever its state now.
+    /// Creates an interface endpoint (private DNS off) under `client_token`, to a service in
+    /// `service_region` when that is another region than the VPC's (cross-region). A token
+    /// EC2 has seen answers the endpoint it made then, whatever its state now.
+    #[allow(clippy::too_many_arguments)]
     fn create_vpc_endpoint(
         &self,
         vpc_id: &str,
         service_name: &str,
+        service_region: Option<&str>,
         subnet_ids: &[String],
         security_group_ids: &[String],
         client_token: &str,
@@ -189,6 +192,7 @@ impl Ec2 for SdkEc2 {
         &self,
         vpc_id: &str,
         service_name: &str,
+        service_region: Option<&str>,
         subnet_ids: &[String],
         security_group_ids: &[String],
         client_token: &str,
@@ -199,6 +203,7 @@ impl Ec2 for SdkEc2 {
             self.clock.as_ref(),
             vpc_id,
             service_name,
+            service_region,
             subnet_ids,
             security_group_ids,
             client_token,

@@ -3,6 +3,7 @@
 //! the Atlas rules the steps rely on (one service per region, the 409s of a second service or
 //! a second link, 404 for what is gone) and nothing else; the simulator covers the rest.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use atlas_api::AtlasError;
@@ -21,6 +22,7 @@ pub enum Call {
     ListEndpointServices,
     CreateEndpointService { region: String },
     GetEndpointService { id: String },
+    UpdateRemoteRegions { id: String, regions: Vec<String> },
     DeleteEndpointService { id: String },
     CreateInterfaceEndpoint { service_id: String, vpce: String },
     GetInterfaceEndpoint { service_id: String, vpce: String },
@@ -52,7 +54,13 @@ pub struct FakeAtlas {
     pub calls: Mutex<Vec<Call>>,
     /// Errors the next calls of an operation answer (by the operation's `Call` name), in order.
     pub failures: Mutex<Vec<(&'static str, AtlasError)>>,
+    /// Services applying a change of their remote regions, with how many more reads show
+    /// them `INITIATING` (a PATCH that changes the list sets one).
+    pub updating: Mutex<BTreeMap<String, usize>>,
 }
+
+/// At most this many remote regions (Atlas API spec, `supportedRemoteRegions` maxItems 35).
+pub const MAX_REMOTE_REGIONS: usize = 35;
 
 /// An endpoint service in `us-east-1` with the given status, AWS service name and links.
 ///
@@ -235,8 +243,57 @@ impl Atlas for FakeAtlas {
                 id: service_id.into(),
             },
         )?;
-        self.find_service(service_id)
-            .ok_or_else(|| not_found("getEndpointService"))
+        let mut found = self
+            .find_service(service_id)
+            .ok_or_else(|| not_found("getEndpointService"))?;
+        if let Some(reads) = lock(&self.updating).get_mut(service_id)
+            && *reads > 0
+        {
+            *reads -= 1;
+            found.status = ServiceStatus::Initiating;
+        }
+        Ok(found)
+    }
+
+    async fn update_endpoint_service_remote_regions(
+        &self,
+        group: &str,
+        service_id: &str,
+        regions: &[String],
+    ) -> Result<EndpointService, AtlasError> {
+        assert_eq!(group, PROJECT);
+        self.record(
+            "UpdateRemoteRegions",
+            Call::UpdateRemoteRegions {
+                id: service_id.into(),
+                regions: regions.to_vec(),
+            },
+        )?;
+        if regions.len() > MAX_REMOTE_REGIONS {
+            return Err(AtlasError::Rejected {
+                operation: "updateEndpointService",
+                status: 400,
+                code: "INVALID_ATTRIBUTE".into(),
+                detail: "too many remote regions".into(),
+            });
+        }
+        let mut services = lock(&self.services);
+        let s = services
+            .iter_mut()
+            .find(|s| s.service.id == service_id)
+            .ok_or_else(|| not_found("updateEndpointService"))?;
+        // The whole list is replaced; a change is applied for a while (the simulator models
+        // it with time, the fake with one read that shows INITIATING).
+        let (mut old, mut new) = (s.service.supported_remote_regions.clone(), regions.to_vec());
+        old.sort();
+        new.sort();
+        if old != new {
+            lock(&self.updating).insert(service_id.into(), 1);
+        }
+        s.service.supported_remote_regions = regions.to_vec();
+        let mut answered = s.service.clone();
+        answered.status = ServiceStatus::Initiating;
+        Ok(answered)
     }
 
     async fn delete_endpoint_service(

@@ -34,6 +34,7 @@ pub enum Call {
         ids: Vec<String>,
     },
     CreateVpcEndpoint {
+        service_region: Option<String>,
         subnet_ids: Vec<String>,
         security_group_ids: Vec<String>,
         client_token: String,
@@ -312,6 +313,7 @@ impl Ec2 for FakeEc2 {
         &self,
         vpc_id: &str,
         service_name: &str,
+        service_region: Option<&str>,
         subnet_ids: &[String],
         security_group_ids: &[String],
         client_token: &str,
@@ -319,6 +321,7 @@ impl Ec2 for FakeEc2 {
     ) -> Result<VpcEndpointInfo, StepError> {
         assert_eq!((vpc_id, service_name), (VPC, SERVICE));
         self.record(Call::CreateVpcEndpoint {
+            service_region: service_region.map(str::to_owned),
             subnet_ids: subnet_ids.to_vec(),
             security_group_ids: security_group_ids.to_vec(),
             client_token: client_token.into(),

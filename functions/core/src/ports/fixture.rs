@@ -58,6 +58,15 @@ pub fn work(security_groups: SecurityGroupSpec, subnet_ids: &[&str]) -> Endpoint
     }
 }
 
+/// The VPC region of [`cross_region`] work items, as Atlas spells it.
+pub const REMOTE_REGION: &str = "US_WEST_2";
+
+/// `w` for a VPC in us-west-2 whose endpoint links to the us-east-1 service (cross-region).
+pub fn cross_region(mut w: EndpointWork) -> EndpointWork {
+    w.result.endpoint.region = "us-west-2".parse().expect("a region");
+    w
+}
+
 /// The work item of [`work`] with default security groups and one subnet: for the steps
 /// that do not look at them.
 pub fn plain_work() -> EndpointWork {

@@ -184,7 +184,19 @@ impl Step {
                     "SERVICE_MIN_SECONDS",
                 ],
             ),
-            Step::GetServiceName | Step::StoreConnectionStrings => (
+            // The claims table: the lease on a service's remote regions and their users.
+            Step::GetServiceName => (
+                POLLING_TIMEOUT,
+                &[
+                    "ATLAS_CREDENTIALS_SECRET_ARN",
+                    "SECRET_RECOVERY_DAYS",
+                    "CLAIMS_TABLE",
+                    "POLL_BUDGET_SECONDS",
+                    "ATLAS_POLL_SECONDS",
+                    "ATLAS_POLL_MAX_SECONDS",
+                ],
+            ),
+            Step::StoreConnectionStrings => (
                 POLLING_TIMEOUT,
                 &[
                     "ATLAS_CREDENTIALS_SECRET_ARN",

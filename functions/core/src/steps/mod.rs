@@ -8,6 +8,7 @@ mod catalogue;
 mod link;
 mod naming;
 pub mod poll;
+mod remote_regions;
 mod rollback;
 mod security_groups;
 mod service;

@@ -6,6 +6,7 @@
 
 use atlas_api::AtlasError;
 
+use super::remote_regions::release_region;
 use super::security_groups::group_name;
 use super::{atlas_error, region_clients};
 use crate::aws::consistency::list_until_shown;
@@ -77,6 +78,13 @@ async fn undo_endpoint(
         || ec2.find_vpc_endpoints_by_key(&p.vpc_id, &p.request_key),
     )
     .await?;
+    // Cross-region: the request still reaches the service from its VPC's region through an
+    // endpoint this execution did not make (an earlier execution's, or one made by other
+    // means that was adopted), so the region stays whatever the registry says.
+    let still_used = vpce.is_some_and(|v| !v.created)
+        || listed.iter().any(|e| {
+            !mine(&e.created_by) && !e.is_dead() && !e.state.eq_ignore_ascii_case("deleting")
+        });
     for found in listed {
         if mine(&found.created_by) && !vpces.contains(&found.id) {
             vpces.push(found.id);
@@ -139,10 +147,45 @@ async fn undo_endpoint(
     {
         service_id = service_id.or(holder.service_id);
     }
+    let mut service_going = false;
     if let Some(id) = service_id
         && delete_service_if_unused(atlas, group, &id).await?
     {
         removed.endpoint_services.push(id);
+        service_going = true;
+    }
+    // Cross-region: the VPC's region on the service, taken out when this request was its
+    // last user and this execution added it (or registered the request for it: a step that
+    // crashed after its PATCH left no output).
+    if let (true, Some(claims), Some(service)) = (p.is_cross_region(), claims, service) {
+        if service_going {
+            // The region goes with the service; only the registry is tidied.
+            claims
+                .remove_region_user(
+                    group,
+                    &service.service_id,
+                    p.region.atlas_name(),
+                    &p.request_key,
+                )
+                .await?;
+        } else if !still_used {
+            let added = result
+                .service_name
+                .as_ref()
+                .is_some_and(|s| s.remote_region_added);
+            let released = release_region(
+                atlas,
+                claims,
+                ctx.clock.now(),
+                &state.execution,
+                group,
+                &service.service_id,
+                p,
+                Some(added),
+            )
+            .await?;
+            tracing::info!(execution = %state.execution, service_id = %service.service_id, region = %p.region, ?released, "the VPC's remote region on the service");
+        }
     }
     if let Some(claims) = claims {
         claims

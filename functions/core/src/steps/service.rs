@@ -3,6 +3,7 @@
 use atlas_api::models::{EndpointService, ServiceStatus, same_region};
 
 use super::poll::{NotYet, not_yet, poll};
+use super::remote_regions::{Progress, ensure_listed};
 use super::{atlas_error, needs};
 use crate::context::Context;
 use crate::error::{ErrorName, StepError};
@@ -204,30 +205,41 @@ async fn ensure(
 /// `WAITING_FOR_USER` with a name → done; `INITIATING` (or no name yet) → polled within the
 /// invocation's budget, then `EndpointServiceNotReady` for the state machine to retry;
 /// `FAILED` → `EndpointServiceFailed`.
+///
+/// A cross-region endpoint also needs the VPC's region in the service's
+/// `supportedRemoteRegions`: the step registers the request as a user of the region, adds the
+/// region if it is missing (under the claims table's lease, merged into the whole list), and
+/// is done once the service is ready again with the region listed (`remote_region_added`
+/// when this invocation's PATCH added it). See `steps::remote_regions`.
 pub async fn get_service_name(
     ctx: &Context,
     work: EndpointWork,
 ) -> Result<ServiceNameOut, StepError> {
     needs(&work.service, "service")?;
     let atlas = HttpAtlas::polling(&*ctx.atlas(&work.request).await?);
-    service_name(ctx, &atlas, &work).await
+    let claims = ctx.claims().map(DynamoClaims::new);
+    service_name(ctx, &atlas, claims.as_ref(), &work).await
 }
 
-/// [`get_service_name`] over any [`Atlas`]: every decision of the step is here. `ctx` gives
-/// the clock and the polling settings.
+/// [`get_service_name`] over any [`Atlas`] and [`Claims`] (none: the stack has no claims
+/// table): every decision of the step is here. `ctx` gives the clock and the polling
+/// settings.
 async fn service_name(
     ctx: &Context,
     atlas: &impl Atlas,
+    claims: Option<&impl Claims>,
     work: &EndpointWork,
 ) -> Result<ServiceNameOut, StepError> {
     let service = needs(&work.service, "service")?;
     let group = &work.request.atlas.project_id;
+    let plan = &work.endpoint;
+    let progress = Progress::default();
     poll(ctx, "endpoint service name", || async {
         let current = match atlas.get_endpoint_service(group, &service.service_id).await {
             Ok(current) => current,
             Err(e) => return not_yet(atlas_error(e)).map(Err),
         };
-        match (&current.status, current.endpoint_service_name) {
+        match (&current.status, &current.endpoint_service_name) {
             (ServiceStatus::Failed, _) => Err(StepError::new(
                 ErrorName::EndpointServiceFailed,
                 format!(
@@ -240,9 +252,24 @@ async fn service_name(
                 ),
             )),
             (status, Some(name)) if status.is_ready() && !name.is_empty() => {
+                if plan.is_cross_region()
+                    && let Err(not_yet) = ensure_listed(
+                        atlas,
+                        claims,
+                        ctx.clock.now(),
+                        &work.execution,
+                        group,
+                        plan,
+                        &current,
+                        &progress,
+                    )
+                    .await?
+                {
+                    return Ok(Err(not_yet));
+                }
                 Ok(Ok(ServiceNameOut {
-                    remote_region_added: false,
-                    endpoint_service_name: name,
+                    remote_region_added: progress.added(),
+                    endpoint_service_name: name.clone(),
                     status: status.to_string(),
                 }))
             }

@@ -7,6 +7,7 @@
 
 use atlas_api::models::same_region;
 
+use super::remote_regions::release_region;
 use super::rollback::delete_service_if_unused;
 use super::security_groups::group_name;
 use super::{atlas_error, region_clients};
@@ -25,11 +26,13 @@ pub async fn teardown_endpoint(ctx: &Context, work: EndpointWork) -> Result<Remo
     let clients = region_clients(ctx, &work).await?;
     let ec2 = SdkEc2::new(clients.ec2, ctx.clock.clone());
     let claims = ctx.claims().map(DynamoClaims::new);
-    tear_down(&ec2, &atlas, claims.as_ref(), &work).await
+    tear_down(ctx, &ec2, &atlas, claims.as_ref(), &work).await
 }
 
-/// [`teardown_endpoint`] over any ports: every decision of the step is here.
+/// [`teardown_endpoint`] over any ports: every decision of the step is here. `ctx` gives the
+/// clock (the lease on a service's remote regions).
 async fn tear_down(
+    ctx: &Context,
     ec2: &impl Ec2,
     atlas: &impl Atlas,
     claims: Option<&impl Claims>,
@@ -123,6 +126,32 @@ async fn tear_down(
         // Atlas removed it with its last interface endpoint.
         None => true,
     };
+    // 5. Cross-region: the VPC's region on the service, taken out when no other request uses
+    // it. A service that is gone or going takes the region with it; only the registry is
+    // tidied then.
+    if let (true, Some(claims), Some(service)) = (p.is_cross_region(), claims, service) {
+        if service_gone {
+            claims
+                .remove_region_user(group, &service.id, p.region.atlas_name(), &p.request_key)
+                .await?;
+        } else {
+            let released = release_region(
+                atlas,
+                claims,
+                ctx.clock.now(),
+                &work.execution,
+                group,
+                &service.id,
+                p,
+                None,
+            )
+            .await?;
+            tracing::info!(execution = %work.execution, service_id = %service.id, region = %p.region, ?released, "the VPC's remote region on the service");
+        }
+    } else if p.is_cross_region() && claims.is_none() {
+        // No registry of users without a claims table: other requests may still use it.
+        tracing::warn!(execution = %work.execution, region = %p.region, "no claims table: the VPC's region stays among the service's remote regions");
+    }
     // Whoever created the service, its claim is over with it.
     if service_gone && let Some(claims) = claims {
         claims

@@ -12,7 +12,8 @@ use crate::state::{EndpointWork, VpcEndpointOut};
 /// Finds the VPC's interface endpoint to the Atlas service (ours by tag first, else one made
 /// by other means), else creates one: one subnet per availability zone the service supports,
 /// the security groups, private DNS off, tags, and a client token unique to this execution
-/// and endpoint.
+/// and endpoint. A cross-region endpoint names the service's region (`ServiceRegion`) and
+/// takes one subnet per zone of the VPC, whatever zones the service has in its own region.
 ///
 /// The find comes first because the client token alone does not make a re-run safe: a token
 /// is per execution, and lists are eventually consistent.
@@ -67,18 +68,30 @@ async fn find_or_create(
         work.request.atlas.cluster_name, p.region
     );
     let tags = resource_tags(work, &name);
+    // Cross-region: EC2 finds the service only in the region it names (EC2 API,
+    // `CreateVpcEndpoint` `ServiceRegion`, which defaults to the caller's region; research
+    // notes issue 12, §3).
+    let service_region = p.is_cross_region().then(|| p.service_region.as_str());
     // A replayed token can answer an endpoint that was deleted since (by hand, mid-execution):
     // then one more attempt under a fresh token.
     for attempt in 0..2 {
         let token = vpc_endpoint_client_token(&work.execution, &p.request_key, attempt);
         let made = ec2
-            .create_vpc_endpoint(&p.vpc_id, service_name, &subnets, groups, &token, &tags)
+            .create_vpc_endpoint(
+                &p.vpc_id,
+                service_name,
+                service_region,
+                &subnets,
+                groups,
+                &token,
+                &tags,
+            )
             .await?;
         if made.is_dead() {
             tracing::warn!(execution = %work.execution, vpc_endpoint_id = %made.id, state = %made.state, "the client token answered an endpoint that is gone; creating another");
             continue;
         }
-        tracing::info!(execution = %work.execution, vpc_endpoint_id = %made.id, vpc_id = %p.vpc_id, ?subnets, "created the VPC endpoint");
+        tracing::info!(execution = %work.execution, vpc_endpoint_id = %made.id, vpc_id = %p.vpc_id, ?subnets, ?service_region, "created the VPC endpoint");
         return Ok(VpcEndpointOut {
             vpc_endpoint_id: made.id,
             created: true,
@@ -94,24 +107,34 @@ async fn find_or_create(
 /// The request's subnets that AWS can use for an endpoint to `service_name`: in a zone the
 /// service supports, one per zone (AWS refuses the call otherwise; PrivateLink guide,
 /// "Availability Zones"), in the request's order. None usable is the request's fault.
+///
+/// Across regions the zone rule does not apply: the VPC endpoint's zones need not match the
+/// service's (research notes issue 12, §3 "Private DNS, availability zones", after Elastic's
+/// AWS PrivateLink guide), and the service's zones are those of its own region anyway. One
+/// subnet per zone still holds there.
 async fn usable_subnets(
     ec2: &impl Ec2,
     work: &EndpointWork,
     service_name: &str,
 ) -> Result<Vec<String>, StepError> {
     let p = plan(work);
-    let zones = ec2.service_zones(service_name).await?;
-    if zones.is_empty() {
-        // The service does not say; let AWS decide.
-        return Ok(p.subnet_ids.clone());
-    }
+    let zones = if p.is_cross_region() {
+        None
+    } else {
+        let zones = ec2.service_zones(service_name).await?;
+        if zones.is_empty() {
+            // The service does not say; let AWS decide.
+            return Ok(p.subnet_ids.clone());
+        }
+        Some(zones)
+    };
     let subnets = ec2.describe_subnets(&p.subnet_ids).await?;
     let mut chosen: Vec<(String, String)> = Vec::new();
     for id in &p.subnet_ids {
         let Some(subnet) = subnets.iter().find(|s| &s.subnet_id == id) else {
             continue;
         };
-        if !zones.contains(&subnet.zone) {
+        if zones.as_ref().is_some_and(|z| !z.contains(&subnet.zone)) {
             tracing::info!(execution = %work.execution, subnet_id = %id, zone = %subnet.zone, "skipping a subnet in a zone the Atlas service does not support");
         } else if chosen.iter().any(|(_, z)| *z == subnet.zone) {
             tracing::info!(execution = %work.execution, subnet_id = %id, zone = %subnet.zone, "skipping a second subnet in one zone");
@@ -124,14 +147,22 @@ async fn usable_subnets(
             .iter()
             .map(|s| format!("{} in {}", s.subnet_id, s.zone))
             .collect();
-        return Err(StepError::invalid(
-            format!("endpoints[{}].subnetIds", p.index),
-            format!(
+        let why = match &zones {
+            Some(zones) => format!(
                 "no subnet is in an availability zone the Atlas endpoint service supports ({}); \
                  the subnets are {}: add a subnet in one of the service's zones",
                 zones.join(", "),
                 theirs.join(", ")
             ),
+            None => format!(
+                "none of the subnets {} was found in {}",
+                p.subnet_ids.join(", "),
+                p.vpc_id
+            ),
+        };
+        return Err(StepError::invalid(
+            format!("endpoints[{}].subnetIds", p.index),
+            why,
         ));
     }
     Ok(chosen.into_iter().map(|(id, _)| id).collect())

@@ -661,7 +661,10 @@ fn a_service_region_makes_an_endpoint_cross_region_and_survives_the_round_trip()
     assert_eq!(written["endpoints"][1]["serviceRegion"], "us-east-1");
     assert_eq!(parse_request(&written).expect("valid again"), request);
     assert!(!request.atlas.enable_regional_mode);
-    assert!(written["atlas"].get("enableRegionalMode").is_none(), "{written}");
+    assert!(
+        written["atlas"].get("enableRegionalMode").is_none(),
+        "{written}"
+    );
     let mut consenting = input.clone();
     consenting["atlas"]["enableRegionalMode"] = json!(true);
     let consenting = parse_request(&consenting).expect("valid");

@@ -11,7 +11,9 @@ use crate::ports::fake_atlas::{self, FakeAtlas, service};
 use crate::ports::fake_claims::{self, FakeClaims};
 use crate::ports::fake_ec2::FakeEc2;
 use crate::ports::fake_secrets::{self, FakeSecrets, Secret, arn};
-use crate::ports::fixture::{EXECUTION, SERVICE, context, plain_work, state};
+use crate::ports::fixture::{
+    EXECUTION, KEY, REMOTE_REGION, SERVICE, context, cross_region, plain_work, state,
+};
 use crate::state::{LinkOut, SecretOut, SecurityGroupsOut, ServiceRef, VpcEndpointOut};
 
 const SVC: &str = "65a1b2c3d4e5f60718293a4b";
@@ -327,4 +329,153 @@ async fn an_adopted_service_without_links_stays() {
     .await;
     assert_eq!(removed, Removed::default());
     assert_eq!(atlas_deletes(&atlas), []);
+}
+
+// Cross-region: the VPC (us-west-2) reached the us-east-1 service through US_WEST_2 in its
+// remote regions.
+
+/// [`result`] for a cross-region endpoint whose get-service-name said `added`.
+fn cross_result(endpoint: bool, added: bool) -> EndpointResult {
+    let mut w = cross_region(plain_work());
+    w.result = EndpointResult {
+        endpoint: w.result.endpoint.clone(),
+        ..result(false, true, endpoint, true)
+    };
+    if let Some(name) = w.result.service_name.as_mut() {
+        name.remote_region_added = added;
+    }
+    w.result
+}
+
+/// [`world`] whose service lists `regions`.
+fn cross_world(creator: &str, regions: &[&str]) -> (FakeEc2, FakeAtlas) {
+    let (ec2, atlas) = world(creator);
+    crate::ports::fixture::lock(&atlas.services)[0]
+        .service
+        .supported_remote_regions = regions.iter().map(|r| (*r).to_owned()).collect();
+    (ec2, atlas)
+}
+
+fn patches(atlas: &FakeAtlas) -> Vec<Vec<String>> {
+    atlas
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            fake_atlas::Call::UpdateRemoteRegions { regions, .. } => Some(regions),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn rollback_takes_out_the_region_it_added_when_this_request_was_its_last_user() {
+    let (ec2, atlas) = cross_world(EXECUTION, &["EU_WEST_1", REMOTE_REGION]);
+    let claims = FakeClaims::default();
+    claims.seed_users(SVC, REMOTE_REGION, &[KEY]);
+    run(
+        &ec2,
+        &atlas,
+        Some(&claims),
+        &FakeSecrets::default(),
+        &state(cross_result(true, true)),
+    )
+    .await;
+    assert_eq!(
+        patches(&atlas),
+        [vec!["EU_WEST_1".to_owned()]],
+        "only ours out"
+    );
+    assert!(claims.users_of(SVC, REMOTE_REGION).is_empty());
+    assert_eq!(claims.lease_of(SVC), None, "released");
+}
+
+#[tokio::test]
+async fn rollback_takes_out_a_region_its_request_registered_when_the_output_was_lost() {
+    let (ec2, atlas) = cross_world(EXECUTION, &[REMOTE_REGION]);
+    let claims = FakeClaims::default();
+    claims.seed_users(SVC, REMOTE_REGION, &[KEY]);
+    let mut r = cross_result(true, false);
+    // get-service-name crashed after its PATCH: no output, but the request is registered.
+    r.service_name = None;
+    run(
+        &ec2,
+        &atlas,
+        Some(&claims),
+        &FakeSecrets::default(),
+        &state(r),
+    )
+    .await;
+    assert_eq!(patches(&atlas), [Vec::<String>::new()]);
+}
+
+#[tokio::test]
+async fn rollback_keeps_a_region_other_requests_use() {
+    let (ec2, atlas) = cross_world(EXECUTION, &[REMOTE_REGION]);
+    let claims = FakeClaims::default();
+    claims.seed_users(SVC, REMOTE_REGION, &[KEY, "another-request"]);
+    run(
+        &ec2,
+        &atlas,
+        Some(&claims),
+        &FakeSecrets::default(),
+        &state(cross_result(true, true)),
+    )
+    .await;
+    assert!(patches(&atlas).is_empty());
+    assert_eq!(claims.users_of(SVC, REMOTE_REGION), ["another-request"]);
+}
+
+#[tokio::test]
+async fn rollback_leaves_a_region_it_neither_added_nor_registered() {
+    let (ec2, atlas) = cross_world(EXECUTION, &[REMOTE_REGION]);
+    let claims = FakeClaims::default();
+    run(
+        &ec2,
+        &atlas,
+        Some(&claims),
+        &FakeSecrets::default(),
+        &state(cross_result(true, false)),
+    )
+    .await;
+    assert!(patches(&atlas).is_empty());
+}
+
+#[tokio::test]
+async fn rollback_keeps_the_region_while_an_endpoint_it_did_not_make_uses_it() {
+    // An earlier execution of the same request made the endpoint, which this one adopted.
+    let (ec2, atlas) = cross_world("provision-earlier", &[REMOTE_REGION]);
+    let claims = FakeClaims::default();
+    claims.seed_users(SVC, REMOTE_REGION, &[KEY]);
+    run(
+        &ec2,
+        &atlas,
+        Some(&claims),
+        &FakeSecrets::default(),
+        &state(cross_result(false, true)),
+    )
+    .await;
+    assert!(patches(&atlas).is_empty());
+    assert_eq!(claims.users_of(SVC, REMOTE_REGION), [KEY], "still a user");
+}
+
+#[tokio::test]
+async fn rollback_of_a_same_region_endpoint_leaves_the_remote_regions_alone() {
+    let (ec2, atlas) = cross_world(EXECUTION, &[REMOTE_REGION]);
+    let claims = FakeClaims::default();
+    claims.seed_users(SVC, REMOTE_REGION, &[KEY]);
+    run(
+        &ec2,
+        &atlas,
+        Some(&claims),
+        &FakeSecrets::default(),
+        &state(result(false, true, true, true)),
+    )
+    .await;
+    assert!(patches(&atlas).is_empty());
+    assert!(
+        !claims
+            .calls()
+            .iter()
+            .any(|c| matches!(c, fake_claims::Call::TakeLease { .. }))
+    );
 }

@@ -10,7 +10,11 @@ use super::*;
 use crate::aws::claims::Holder;
 use crate::ports::fake_atlas::{Call, FakeAtlas, service, unavailable};
 use crate::ports::fake_claims::{self, FakeClaims};
-use crate::ports::fixture::{EXECUTION, REGION, SERVICE, context, lock, plain_work};
+use crate::ports::fixture::{
+    EXECUTION, KEY, REGION, REMOTE_REGION, SERVICE, context, context_with, cross_region, lock,
+    plain_work,
+};
+use crate::settings::Polling;
 
 const SVC: &str = "65a1b2c3d4e5f60718293a4b";
 const NO_CLAIMS: Option<&FakeClaims> = None;
@@ -289,7 +293,7 @@ async fn a_ready_service_with_a_name_gives_it() {
         Some(SERVICE),
         &[],
     ));
-    let out = service_name(&context(), &atlas, &named_work())
+    let out = service_name(&context(), &atlas, NO_CLAIMS, &named_work())
         .await
         .expect("named");
     assert_eq!(
@@ -309,7 +313,7 @@ async fn a_failed_service_has_no_name_and_fails_the_step() {
     let mut failed = service(SVC, ServiceStatus::Failed, None, &[]);
     failed.error_message = Some("no capacity".into());
     atlas.seed_service(failed);
-    let err = service_name(&context(), &atlas, &named_work())
+    let err = service_name(&context(), &atlas, NO_CLAIMS, &named_work())
         .await
         .expect_err("failed");
     assert_eq!(err.name, ErrorName::EndpointServiceFailed);
@@ -325,9 +329,256 @@ async fn a_service_still_initiating_or_nameless_is_not_ready() {
     ] {
         let atlas = FakeAtlas::default();
         atlas.seed_service(service(SVC, status.clone(), name, &[]));
-        let err = service_name(&context(), &atlas, &named_work())
+        let err = service_name(&context(), &atlas, NO_CLAIMS, &named_work())
             .await
             .expect_err("not yet");
         assert_eq!(err.name, ErrorName::EndpointServiceNotReady, "{status}");
     }
+}
+
+// Cross-region: the VPC (us-west-2) links to the us-east-1 service, whose
+// `supportedRemoteRegions` must list US_WEST_2.
+
+fn cross_named_work() -> EndpointWork {
+    cross_region(named_work())
+}
+
+/// A ready, named service listing `regions`.
+fn listing(regions: &[&str]) -> FakeAtlas {
+    let atlas = FakeAtlas::default();
+    let mut s = service(SVC, ServiceStatus::Available, Some(SERVICE), &[]);
+    s.supported_remote_regions = regions.iter().map(|r| (*r).to_owned()).collect();
+    atlas.seed_service(s);
+    atlas
+}
+
+fn patches(atlas: &FakeAtlas) -> Vec<Vec<String>> {
+    atlas
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::UpdateRemoteRegions { id, regions } if id == SVC => Some(regions),
+            _ => None,
+        })
+        .collect()
+}
+
+fn listed(atlas: &FakeAtlas) -> Vec<String> {
+    lock(&atlas.services)[0]
+        .service
+        .supported_remote_regions
+        .clone()
+}
+
+fn leases(claims: &FakeClaims) -> (usize, usize) {
+    let calls = claims.calls();
+    (
+        calls
+            .iter()
+            .filter(|c| matches!(c, fake_claims::Call::TakeLease { .. }))
+            .count(),
+        calls
+            .iter()
+            .filter(|c| matches!(c, fake_claims::Call::ReleaseLease { .. }))
+            .count(),
+    )
+}
+
+#[tokio::test]
+async fn a_cross_region_endpoint_adds_its_region_once_and_waits_for_the_update() {
+    let atlas = listing(&[]);
+    let claims = FakeClaims::default();
+    let out = service_name(
+        &context_with(Polling::default()),
+        &atlas,
+        Some(&claims),
+        &cross_named_work(),
+    )
+    .await
+    .expect("listed and ready");
+    assert!(out.remote_region_added, "this execution's PATCH added it");
+    assert_eq!(out.status, "AVAILABLE");
+    assert_eq!(patches(&atlas), [vec![REMOTE_REGION.to_owned()]]);
+    let get = || Call::GetEndpointService { id: SVC.into() };
+    // Read, read under the lease, PATCH; then the update phase (INITIATING) is waited
+    // through; then read, read under the lease: listed.
+    assert_eq!(
+        atlas.calls(),
+        [
+            get(),
+            get(),
+            Call::UpdateRemoteRegions {
+                id: SVC.into(),
+                regions: vec![REMOTE_REGION.into()]
+            },
+            get(),
+            get(),
+            get()
+        ]
+    );
+    assert_eq!(claims.users_of(SVC, REMOTE_REGION), [KEY]);
+    assert_eq!(leases(&claims), (2, 2), "a lease per write or final read");
+    assert_eq!(claims.lease_of(SVC), None, "released");
+}
+
+#[tokio::test]
+async fn a_cross_region_endpoint_keeps_the_regions_others_listed() {
+    let atlas = listing(&["EU_WEST_1", "AP_SOUTHEAST_2"]);
+    let claims = FakeClaims::default();
+    service_name(
+        &context_with(Polling::default()),
+        &atlas,
+        Some(&claims),
+        &cross_named_work(),
+    )
+    .await
+    .expect("listed");
+    assert_eq!(
+        patches(&atlas),
+        [vec![
+            "EU_WEST_1".to_owned(),
+            "AP_SOUTHEAST_2".into(),
+            REMOTE_REGION.into()
+        ]]
+    );
+    assert_eq!(
+        listed(&atlas),
+        ["EU_WEST_1", "AP_SOUTHEAST_2", REMOTE_REGION]
+    );
+}
+
+#[tokio::test]
+async fn a_region_listed_already_is_not_patched_nor_reported_as_added() {
+    let atlas = listing(&[REMOTE_REGION]);
+    let claims = FakeClaims::default();
+    let out = service_name(&context(), &atlas, Some(&claims), &cross_named_work())
+        .await
+        .expect("listed");
+    assert!(!out.remote_region_added);
+    assert!(patches(&atlas).is_empty());
+    assert_eq!(
+        claims.users_of(SVC, REMOTE_REGION),
+        [KEY],
+        "the request is registered as a user all the same"
+    );
+    assert_eq!(leases(&claims), (1, 1), "the final read is under the lease");
+}
+
+#[tokio::test]
+async fn a_region_someone_removed_is_added_again() {
+    let atlas = listing(&[]);
+    let claims = FakeClaims::default();
+    let work = cross_named_work();
+    // One probe per invocation: the state machine's retries.
+    let err = service_name(&context(), &atlas, Some(&claims), &work)
+        .await
+        .expect_err("added, not applied yet");
+    assert_eq!(err.name, ErrorName::EndpointServiceNotReady);
+    // A writer outside the product replaces the list without our region.
+    lock(&atlas.services)[0].service.supported_remote_regions = vec!["EU_WEST_1".into()];
+    lock(&atlas.updating).clear();
+    let err = service_name(&context(), &atlas, Some(&claims), &work)
+        .await
+        .expect_err("added again");
+    assert_eq!(err.name, ErrorName::EndpointServiceNotReady);
+    lock(&atlas.updating).clear();
+    let out = service_name(&context(), &atlas, Some(&claims), &work)
+        .await
+        .expect("listed");
+    assert!(!out.remote_region_added, "added by an earlier invocation");
+    assert_eq!(
+        patches(&atlas),
+        [
+            vec![REMOTE_REGION.to_owned()],
+            vec!["EU_WEST_1".to_owned(), REMOTE_REGION.into()]
+        ]
+    );
+}
+
+#[tokio::test]
+async fn another_holders_lease_is_waited_for() {
+    let atlas = listing(&[]);
+    let claims = FakeClaims::default();
+    let ctx = context();
+    let until = ctx.clock.now() + Duration::from_secs(60);
+    claims.seed_lease(SVC, "provision-other/ffff", until);
+    let err = service_name(&ctx, &atlas, Some(&claims), &cross_named_work())
+        .await
+        .expect_err("leased");
+    assert_eq!(err.name, ErrorName::EndpointServiceNotReady);
+    assert!(
+        err.message.contains("provision-other/ffff"),
+        "{}",
+        err.message
+    );
+    assert!(
+        patches(&atlas).is_empty(),
+        "nothing written under another's lease"
+    );
+    assert_eq!(leases(&claims), (1, 0), "not ours to release");
+
+    // Polling: the lease runs out (its holder crashed) and ours follows.
+    let ctx = context_with(Polling::default());
+    claims.seed_lease(
+        SVC,
+        "provision-other/ffff",
+        ctx.clock.now() + Duration::from_secs(60),
+    );
+    let started = ctx.clock.now();
+    let out = service_name(&ctx, &atlas, Some(&claims), &cross_named_work())
+        .await
+        .expect("after the lease");
+    assert!(out.remote_region_added);
+    assert!(ctx.clock.now() >= started + Duration::from_secs(60));
+    assert_eq!(patches(&atlas).len(), 1);
+}
+
+#[tokio::test]
+async fn a_36th_region_is_refused_naming_the_service_region() {
+    let full: Vec<String> = (0..35).map(|i| format!("REGION_{i:02}")).collect();
+    let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+    let atlas = listing(&refs);
+    let claims = FakeClaims::default();
+    let err = service_name(&context(), &atlas, Some(&claims), &cross_named_work())
+        .await
+        .expect_err("too many");
+    assert_eq!(err.name, ErrorName::InvalidRequest);
+    assert!(
+        err.message.starts_with("endpoints[0].serviceRegion:"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("35"), "{}", err.message);
+    assert!(patches(&atlas).is_empty());
+    assert_eq!(claims.lease_of(SVC), None, "released on the way out");
+}
+
+#[tokio::test]
+async fn a_same_region_endpoint_touches_neither_the_list_nor_the_claims() {
+    let atlas = listing(&["EU_WEST_1"]);
+    let claims = FakeClaims::default();
+    let out = service_name(&context(), &atlas, Some(&claims), &named_work())
+        .await
+        .expect("named");
+    assert!(!out.remote_region_added);
+    assert_eq!(atlas.calls(), [Call::GetEndpointService { id: SVC.into() }]);
+    assert_eq!(claims.calls(), []);
+}
+
+#[tokio::test]
+async fn without_a_claims_table_the_region_is_merged_without_a_lease() {
+    let atlas = listing(&["EU_WEST_1"]);
+    let out = service_name(
+        &context_with(Polling::default()),
+        &atlas,
+        NO_CLAIMS,
+        &cross_named_work(),
+    )
+    .await
+    .expect("listed");
+    assert!(out.remote_region_added);
+    assert_eq!(
+        patches(&atlas),
+        [vec!["EU_WEST_1".to_owned(), REMOTE_REGION.into()]]
+    );
 }

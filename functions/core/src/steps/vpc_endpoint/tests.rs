@@ -123,6 +123,7 @@ async fn none_creates_one_in_one_subnet_per_supported_zone_with_our_token_and_ta
     let made = creates(&fake);
     let [
         Call::CreateVpcEndpoint {
+            service_region: None,
             subnet_ids,
             security_group_ids,
             client_token,
@@ -255,4 +256,32 @@ async fn after_an_earlier_execution_an_empty_list_is_read_again_until_it_shows_t
     assert_eq!(finds(&fake), 3);
     assert!(creates(&fake).is_empty(), "no duplicate endpoint");
     assert_eq!(clock.elapsed(), Duration::from_secs(3), "1 s, then 2 s");
+}
+
+#[tokio::test]
+async fn a_cross_region_endpoint_names_the_service_region_and_ignores_the_service_zones() {
+    let fake = zoned_fake();
+    let w = crate::ports::fixture::cross_region(endpoint_work(true, &[C1, A1, A2, GONE, B1]));
+    let out = run(&fake, &VirtualClock::new(), &w).await.expect("created");
+    // 1c is kept (the zone rule does not apply across regions); A2 is still a second subnet
+    // in 1a, and GONE does not exist.
+    assert_eq!(out.subnet_ids, [C1, A1, B1]);
+    assert_eq!(
+        fake.count(|c| matches!(c, Call::ServiceZones)),
+        0,
+        "the service's zones are not asked for"
+    );
+    let made = creates(&fake);
+    let [
+        Call::CreateVpcEndpoint {
+            service_region,
+            subnet_ids,
+            ..
+        },
+    ] = made.as_slice()
+    else {
+        panic!("one create: {made:?}");
+    };
+    assert_eq!(service_region.as_deref(), Some("us-east-1"));
+    assert_eq!(subnet_ids, &[C1, A1, B1]);
 }
