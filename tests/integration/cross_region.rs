@@ -254,3 +254,104 @@ async fn two_executions_add_their_regions_concurrently_and_teardown_removes_only
         [plan_b.endpoints[1].request_key.as_str()]
     );
 }
+
+/// The secret `name` holds, as JSON.
+async fn secret_at(w: &World, name: &str) -> Value {
+    let out = w
+        .secrets(HOME)
+        .await
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .expect("the secret exists");
+    serde_json::from_str(out.secret_string().expect("a string")).expect("JSON")
+}
+
+#[tokio::test]
+async fn a_cross_region_request_runs_end_to_end_and_teardown_takes_its_region_out() {
+    use atlas_privatelink::machines::Machine;
+    use integration_tests::world::{assert_succeeded, make_network};
+    let w = World::new(&[HOME]).await;
+    let remote = make_network("us-west-2", &format!("{}-west", w.project_id)).await;
+    let mut input = request(&w, &[&remote]);
+    let secret = format!("{}/cross", w.secret_name());
+    input["secret"] = json!({"name": secret});
+    assert_succeeded(
+        &w.execute(Machine::Provision, input.clone(), "cross-up")
+            .await,
+    );
+
+    // Both endpoints are in the stored strings; the remote one was made in its own region.
+    let stored = secret_at(&w, &secret).await;
+    let ids = stored["vpcEndpointIds"].as_str().expect("vpcEndpointIds");
+    let remote_ids = w.vpc_endpoints(&remote).await;
+    assert_eq!(remote_ids.len(), 1, "one endpoint in us-west-2");
+    assert!(ids.contains(&remote_ids[0]), "{ids} lacks {remote_ids:?}");
+    assert_eq!(ids.split(',').count(), 2, "{ids}");
+    assert!(
+        stored["connectionStringPrivateSrv"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("mongodb+srv://")),
+        "{stored}"
+    );
+    let plan = plan(&w, "look", input.clone()).await;
+    assert_eq!(
+        home_service(&w, &plan).await.supported_remote_regions,
+        ["US_WEST_2"]
+    );
+
+    assert_succeeded(&w.execute(Machine::Teardown, input, "cross-down").await);
+    assert!(
+        w.vpc_endpoints(&remote).await.is_empty(),
+        "us-west-2 endpoint left"
+    );
+    let atlas = w.ctx.atlas(&plan.request).await.expect("atlas client");
+    let services = atlas
+        .list_endpoint_services(&w.project_id)
+        .await
+        .expect("services");
+    // The service went with its last link, or stays without the region.
+    assert!(
+        services
+            .iter()
+            .all(|s| s.supported_remote_regions.is_empty()),
+        "{services:?}"
+    );
+}
+
+#[tokio::test]
+async fn with_consent_regional_mode_is_turned_on_and_each_endpoint_gets_its_own_strings() {
+    use atlas_privatelink::machines::Machine;
+    use atlas_sim::ClusterSeed;
+    use integration_tests::world::assert_succeeded;
+    let w = World::new(&["us-east-1", "eu-west-1"]).await;
+    // A multi-region sharded cluster in a project of its own (no replica set beside it).
+    let project = devstack::world::new_project_id();
+    w.atlas
+        .sim
+        .seed_cluster(ClusterSeed::new(&project, "Cluster0", &["us-east-1", "eu-west-1"]).sharded())
+        .expect("seeded");
+    let mut input = w.request();
+    input["atlas"]["projectId"] = json!(project);
+    input["atlas"]["enableRegionalMode"] = json!(true);
+    let secret = format!("{}/sharded", w.secret_name());
+    input["secret"] = json!({"name": secret});
+    assert_succeeded(
+        &w.execute(Machine::Provision, input.clone(), "regional")
+            .await,
+    );
+
+    let parsed = serde_json::from_value(input).expect("request");
+    let atlas = w.ctx.atlas(&parsed).await.expect("atlas client");
+    assert!(atlas.get_regional_mode(&project).await.expect("read"));
+    // One private string set per endpoint: keyed as usual, the second with suffix 1.
+    let stored = secret_at(&w, &secret).await;
+    let first = stored["connectionStringPrivateSrv"]
+        .as_str()
+        .expect("first set");
+    let second = stored["connectionStringPrivateSrv1"]
+        .as_str()
+        .expect("second set");
+    assert_ne!(first, second, "{stored}");
+}
