@@ -108,11 +108,13 @@ fn the_documented_local_sequence_works_as_written() {
     );
 
     // A request of one's own, naming things the local world does not have: `local seed`
-    // makes it runnable.
+    // makes it runnable. Its second VPC is in a region without cluster nodes (cross-region).
     let own = serde_json::json!({
         "atlas": {"projectId": "0123456789abcdef01234567", "clusterName": "Orders",
                   "credentialsSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/atlas-api-AbCdEf"},
-        "endpoints": [{"region": "us-east-1", "vpcTag": {"key": "Name", "value": "orders-vpc"}}],
+        "endpoints": [{"region": "us-east-1", "vpcTag": {"key": "Name", "value": "orders-vpc"}},
+                      {"region": "us-west-2", "serviceRegion": "us-east-1",
+                       "vpcTag": {"key": "Name", "value": "orders-west"}}],
         "secret": {"databaseUserSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/orders-user-AbCdEf"}
     });
     std::fs::write(dir.join("orders.json"), own.to_string()).expect("write request");

@@ -33,12 +33,15 @@ pub async fn seed(state: &State, request_path: &Path) -> Result<Seeded, String> 
     let mut changes = Vec::new();
     let home = aws_config(&state.moto_endpoint, "us-east-1").await;
 
-    // The cluster, in the regions the request covers.
-    let regions: Vec<String> = request
+    // The cluster, in the regions the request's endpoints link to (a cross-region endpoint's
+    // VPC region needs no nodes: its service region does).
+    let mut regions: Vec<String> = request
         .endpoints
         .iter()
-        .map(|e| atlas_sim::atlas_region(e.aws_region()))
+        .map(|e| e.service_region.unwrap_or(e.region).atlas_name().to_owned())
         .collect();
+    regions.sort();
+    regions.dedup();
     let seeded = reqwest::Client::new()
         .post(format!("{}/__sim/clusters", state.atlas_base_url))
         .json(&json!({"groupId": request.atlas.project_id.as_str(),

@@ -96,24 +96,16 @@ fn tag_spec(resource: ResourceType, tags: &[(String, String)]) -> TagSpecificati
         .build()
 }
 
-/// Reads one VPC. `field` names the request field for the error when it does not exist, and
-/// `place` where it was looked for (account and region).
-pub async fn describe_vpc(
-    client: &Client,
-    vpc_id: &str,
-    field: &str,
-    place: &str,
-) -> Result<VpcInfo, StepError> {
+/// Reads one VPC; `None` when it does not exist (a filter, not `VpcIds`, so a missing id is
+/// an empty answer rather than an error code to interpret).
+pub async fn describe_vpc(client: &Client, vpc_id: &str) -> Result<Option<VpcInfo>, StepError> {
     let out = client
         .describe_vpcs()
         .filters(filter("vpc-id", vpc_id))
         .send()
         .await
         .map_err(|e| classify("DescribeVpcs", e))?;
-    out.vpcs()
-        .first()
-        .map(vpc_info)
-        .ok_or_else(|| StepError::invalid(field, format!("VPC {vpc_id} does not exist in {place}")))
+    Ok(out.vpcs().first().map(vpc_info))
 }
 
 fn vpc_info(vpc: &aws_sdk_ec2::types::Vpc) -> VpcInfo {

@@ -1,5 +1,6 @@
 //! The Atlas port: the Admin API calls of the steps (endpoint services, their interface
-//! endpoints, the cluster description), with the HTTP client behind it.
+//! endpoints, the cluster description, the project's regional mode), with the HTTP client
+//! behind it.
 //!
 //! Unlike the AWS ports, the methods answer [`AtlasError`], not a `StepError`: the steps
 //! branch on what Atlas said (a 404 is "gone", which teardown and rollback count as done; a
@@ -86,6 +87,20 @@ pub trait Atlas: Sync {
         group: &str,
         cluster: &str,
     ) -> impl Future<Output = Result<Cluster, AtlasError>> + Send;
+
+    /// Whether the project's regionalized private endpoint mode is on.
+    fn get_regional_mode(
+        &self,
+        group: &str,
+    ) -> impl Future<Output = Result<bool, AtlasError>> + Send;
+
+    /// Turns the project's regionalized private endpoint mode on or off; answers the setting
+    /// Atlas reports (a 409 when the project cannot have it, e.g. it has a replica set).
+    fn set_regional_mode(
+        &self,
+        group: &str,
+        enabled: bool,
+    ) -> impl Future<Output = Result<bool, AtlasError>> + Send;
 }
 
 /// [`Atlas`] over the Admin API client, with the client's retry policy for 429 and 5xx.
@@ -189,5 +204,13 @@ impl Atlas for HttpAtlas {
 
     async fn get_cluster(&self, group: &str, cluster: &str) -> Result<Cluster, AtlasError> {
         self.client.get_cluster(group, cluster).await
+    }
+
+    async fn get_regional_mode(&self, group: &str) -> Result<bool, AtlasError> {
+        self.client.get_regional_mode(group).await
+    }
+
+    async fn set_regional_mode(&self, group: &str, enabled: bool) -> Result<bool, AtlasError> {
+        self.client.set_regional_mode(group, enabled).await
     }
 }

@@ -1,12 +1,13 @@
-//! The EC2 port: the EC2 operations of the steps (security groups, the VPC endpoint, and what
-//! link, verify, rollback and teardown read and delete), at the level of our operations (find,
-//! create, allow, delete), not of the SDK's calls.
+//! The EC2 port: the EC2 operations of the steps (what validate reads of VPCs, subnets and
+//! security groups; security groups, the VPC endpoint, and what link, verify, rollback and
+//! teardown read and delete), at the level of our operations (find, create, allow, delete),
+//! not of the SDK's calls.
 
 use std::future::Future;
 
 use clock::SharedClock;
 
-use crate::aws::ec2::{self, SubnetInfo, Tagged, VpcEndpointInfo};
+use crate::aws::ec2::{self, SubnetInfo, Tagged, VpcEndpointInfo, VpcInfo};
 use crate::error::StepError;
 
 /// The EC2 operations the steps decide with. Each method means what the function of the same
@@ -17,6 +18,34 @@ use crate::error::StepError;
 /// `Send` for every implementation, not only for the ones the compiler can see through.
 /// Implementations still write `async fn`.
 pub trait Ec2: Sync {
+    /// One VPC with its CIDR blocks; `None` when it does not exist.
+    fn describe_vpc(
+        &self,
+        vpc_id: &str,
+    ) -> impl Future<Output = Result<Option<VpcInfo>, StepError>> + Send;
+
+    /// The VPCs carrying the tag `key=value`.
+    fn find_vpcs_by_tag(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<Vec<VpcInfo>, StepError>> + Send;
+
+    /// The subnets of `vpc_id` carrying the tag `key=value`, by id.
+    fn find_subnets_by_tag(
+        &self,
+        vpc_id: &str,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<Vec<SubnetInfo>, StepError>> + Send;
+
+    /// Security groups by id, as `(group id, vpc id)`; missing ones are absent from the
+    /// answer.
+    fn describe_security_groups(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, String)>, StepError>> + Send;
+
     /// Our security group for `request_key` in `vpc_id`: by tag, else by its deterministic
     /// name; with its `created-by` tag.
     fn find_security_group(
@@ -127,6 +156,30 @@ impl SdkEc2 {
 }
 
 impl Ec2 for SdkEc2 {
+    async fn describe_vpc(&self, vpc_id: &str) -> Result<Option<VpcInfo>, StepError> {
+        ec2::describe_vpc(&self.client, vpc_id).await
+    }
+
+    async fn find_vpcs_by_tag(&self, key: &str, value: &str) -> Result<Vec<VpcInfo>, StepError> {
+        ec2::find_vpcs_by_tag(&self.client, key, value).await
+    }
+
+    async fn find_subnets_by_tag(
+        &self,
+        vpc_id: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<SubnetInfo>, StepError> {
+        ec2::find_subnets_by_tag(&self.client, vpc_id, key, value).await
+    }
+
+    async fn describe_security_groups(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>, StepError> {
+        ec2::describe_security_groups(&self.client, ids).await
+    }
+
     async fn find_security_group(
         &self,
         vpc_id: &str,

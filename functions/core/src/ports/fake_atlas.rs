@@ -1,5 +1,5 @@
 //! An in-memory [`Atlas`] for the steps' unit tests: one project's endpoint services, their
-//! links and the cluster, every call recorded, and errors scripted per operation. It keeps
+//! links, the cluster and the regional mode, every call recorded, and errors scripted per operation. It keeps
 //! the Atlas rules the steps rely on (one service per region, the 409s of a second service or
 //! a second link, 404 for what is gone) and nothing else; the simulator covers the rest.
 
@@ -28,6 +28,8 @@ pub enum Call {
     GetInterfaceEndpoint { service_id: String, vpce: String },
     DeleteInterfaceEndpoint { service_id: String, vpce: String },
     GetCluster { name: String },
+    GetRegionalMode,
+    SetRegionalMode { enabled: bool },
 }
 
 /// An endpoint service of the fake.
@@ -51,6 +53,8 @@ pub struct FakeAtlas {
     pub services: Mutex<Vec<Service>>,
     pub links: Mutex<Vec<Link>>,
     pub cluster: Mutex<Option<Cluster>>,
+    /// The project's regionalized private endpoint mode.
+    pub regional_mode: Mutex<bool>,
     pub calls: Mutex<Vec<Call>>,
     /// Errors the next calls of an operation answer (by the operation's `Call` name), in order.
     pub failures: Mutex<Vec<(&'static str, AtlasError)>>,
@@ -408,5 +412,19 @@ impl Atlas for FakeAtlas {
         lock(&self.cluster)
             .clone()
             .ok_or_else(|| not_found("getCluster"))
+    }
+
+    async fn get_regional_mode(&self, group: &str) -> Result<bool, AtlasError> {
+        assert_eq!(group, PROJECT);
+        self.record("GetRegionalMode", Call::GetRegionalMode)?;
+        Ok(*lock(&self.regional_mode))
+    }
+
+    async fn set_regional_mode(&self, group: &str, enabled: bool) -> Result<bool, AtlasError> {
+        assert_eq!(group, PROJECT);
+        self.record("SetRegionalMode", Call::SetRegionalMode { enabled })?;
+        let mut mode = lock(&self.regional_mode);
+        *mode = enabled;
+        Ok(*mode)
     }
 }

@@ -1,5 +1,5 @@
-//! An in-memory [`Ec2`] for the steps' unit tests: a few groups, endpoints and subnets, every
-//! call recorded, and the two ways EC2 surprises a step scripted (lists that do not show a new
+//! An in-memory [`Ec2`] for the steps' unit tests: a few VPCs, groups, endpoints and subnets
+//! (with tags where validate looks them up by tag), every call recorded, and the two ways EC2 surprises a step scripted (lists that do not show a new
 //! resource yet, and a create whose answer is lost). It keeps EC2's rules the steps rely on
 //! (duplicate group names, client tokens) and nothing else; moto covers the rest.
 
@@ -7,12 +7,29 @@ use std::sync::Mutex;
 
 use super::Ec2;
 use super::fixture::{KEY, SERVICE, VPC, lock};
-use crate::aws::ec2::{SubnetInfo, TAG_CREATED_BY, TAG_REQUEST_KEY, Tagged, VpcEndpointInfo};
+use crate::aws::ec2::{
+    SubnetInfo, TAG_CREATED_BY, TAG_REQUEST_KEY, Tagged, VpcEndpointInfo, VpcInfo,
+};
 use crate::error::{ErrorName, StepError};
 
 /// One call the step made, with its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
+    DescribeVpc {
+        id: String,
+    },
+    FindVpcsByTag {
+        key: String,
+        value: String,
+    },
+    FindSubnetsByTag {
+        vpc_id: String,
+        key: String,
+        value: String,
+    },
+    DescribeSecurityGroups {
+        ids: Vec<String>,
+    },
     FindSecurityGroup {
         group_name: String,
     },
@@ -95,6 +112,12 @@ impl Endpoint {
 /// The fake. Tests seed its vectors, run a step, then read `calls` and the vectors.
 #[derive(Debug, Default)]
 pub struct FakeEc2 {
+    /// VPCs with their tags.
+    pub vpcs: Mutex<Vec<(VpcInfo, Vec<(String, String)>)>>,
+    /// Subnet tags: (subnet id, key, value).
+    pub subnet_tags: Mutex<Vec<(String, String, String)>>,
+    /// Security groups describe answers besides `groups` (which are all in [`VPC`]): (id, VPC).
+    pub other_groups: Mutex<Vec<(String, String)>>,
     pub groups: Mutex<Vec<Group>>,
     pub endpoints: Mutex<Vec<Endpoint>>,
     pub subnets: Mutex<Vec<SubnetInfo>>,
@@ -163,6 +186,31 @@ impl FakeEc2 {
             .collect()
     }
 
+    /// Adds a VPC with `cidrs`, tagged `tags`.
+    pub fn seed_vpc(&self, id: &str, cidrs: &[&str], tags: &[(&str, &str)]) {
+        lock(&self.vpcs).push((
+            VpcInfo {
+                vpc_id: id.into(),
+                cidrs: cidrs.iter().map(|c| (*c).to_owned()).collect(),
+            },
+            tags.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        ));
+    }
+
+    /// Adds a subnet of `vpc_id` in `zone`, tagged `key=value` when given.
+    pub fn seed_subnet_in(&self, id: &str, vpc_id: &str, zone: &str, tag: Option<(&str, &str)>) {
+        lock(&self.subnets).push(SubnetInfo {
+            subnet_id: id.into(),
+            vpc_id: vpc_id.into(),
+            zone: zone.into(),
+        });
+        if let Some((k, v)) = tag {
+            lock(&self.subnet_tags).push((id.into(), k.into(), v.into()));
+        }
+    }
+
     /// Adds a subnet of [`VPC`] in `zone`.
     pub fn seed_subnet(&self, id: &str, zone: &str) {
         lock(&self.subnets).push(SubnetInfo {
@@ -186,6 +234,68 @@ fn info(e: &Endpoint) -> VpcEndpointInfo {
 }
 
 impl Ec2 for FakeEc2 {
+    async fn describe_vpc(&self, vpc_id: &str) -> Result<Option<VpcInfo>, StepError> {
+        self.record(Call::DescribeVpc { id: vpc_id.into() });
+        Ok(lock(&self.vpcs)
+            .iter()
+            .find(|(v, _)| v.vpc_id == vpc_id)
+            .map(|(v, _)| v.clone()))
+    }
+
+    async fn find_vpcs_by_tag(&self, key: &str, value: &str) -> Result<Vec<VpcInfo>, StepError> {
+        self.record(Call::FindVpcsByTag {
+            key: key.into(),
+            value: value.into(),
+        });
+        Ok(lock(&self.vpcs)
+            .iter()
+            .filter(|(_, tags)| tags.iter().any(|(k, v)| k == key && v == value))
+            .map(|(v, _)| v.clone())
+            .collect())
+    }
+
+    async fn find_subnets_by_tag(
+        &self,
+        vpc_id: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<SubnetInfo>, StepError> {
+        self.record(Call::FindSubnetsByTag {
+            vpc_id: vpc_id.into(),
+            key: key.into(),
+            value: value.into(),
+        });
+        let tags = lock(&self.subnet_tags);
+        let mut found: Vec<SubnetInfo> = lock(&self.subnets)
+            .iter()
+            .filter(|s| s.vpc_id == vpc_id)
+            .filter(|s| {
+                tags.iter()
+                    .any(|(id, k, v)| *id == s.subnet_id && k == key && v == value)
+            })
+            .cloned()
+            .collect();
+        // By id, as the adapter answers.
+        found.sort_by(|a, b| a.subnet_id.cmp(&b.subnet_id));
+        Ok(found)
+    }
+
+    async fn describe_security_groups(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<(String, String)>, StepError> {
+        self.record(Call::DescribeSecurityGroups { ids: ids.to_vec() });
+        let ours = lock(&self.groups)
+            .iter()
+            .map(|g| (g.id.clone(), VPC.to_owned()))
+            .collect::<Vec<_>>();
+        Ok(ours
+            .into_iter()
+            .chain(lock(&self.other_groups).iter().cloned())
+            .filter(|(id, _)| ids.contains(id))
+            .collect())
+    }
+
     async fn find_security_group(
         &self,
         vpc_id: &str,
