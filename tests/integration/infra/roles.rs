@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use privatelink_core::steps::Step;
+
 use super::{
     STATES_LOGS, TARGET_TEMPLATE, TEMPLATE, XRAY, cfn_json, load_template, of_type, render,
     resource, role_statements, target_of, wildcard_actions,
@@ -34,161 +36,27 @@ fn no_iam_statement_has_a_wildcard_action() {
     assert_eq!(bad.len(), 4, "{bad:#?}");
 }
 
-/// Every role: whom it serves (a function or a state machine), and the actions it may take.
-/// These are the AWS calls each step makes (functions/core/src/aws/*.rs, steps/*.rs):
-/// a change of calls needs a change here, so a widened policy never passes unnoticed.
-fn expected_actions() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
+/// Every role: whom it serves (a function or a state machine), and the actions it may take:
+/// for a step's role, its catalogue entry's `role_actions` (the calls the step makes), so a
+/// change of calls is declared beside the step and a widened policy never passes unnoticed.
+fn expected_actions() -> BTreeMap<String, BTreeSet<&'static str>> {
     const LOGS: [&str; 2] = ["logs:CreateLogStream", "logs:PutLogEvents"];
-    // ctx.atlas(): the Atlas credentials secret, perhaps under a customer KMS key.
-    const ATLAS: [&str; 2] = ["secretsmanager:GetSecretValue", "kms:Decrypt"];
-    const ASSUME: &str = "sts:AssumeRole";
-    // Rollback and teardown both remove an endpoint of ours and its security group.
-    const DELETE_ENDPOINT: [&str; 4] = [
-        "ec2:DescribeVpcEndpoints",
-        "ec2:DescribeSecurityGroups",
-        "ec2:DeleteVpcEndpoints",
-        "ec2:DeleteSecurityGroup",
-    ];
     let set = |parts: &[&[&'static str]]| -> BTreeSet<&'static str> {
         parts.iter().flat_map(|p| p.iter().copied()).collect()
     };
-    BTreeMap::from([
+    // The steps' roles: what the catalogue says each step calls.
+    let mut expected: BTreeMap<String, BTreeSet<&'static str>> = Step::ALL
+        .into_iter()
+        .map(|step| {
+            (
+                step.role_logical_id(),
+                set(&[&LOGS, step.settings().role_actions]),
+            )
+        })
+        .collect();
+    expected.extend([
         (
-            "ValidateRole",
-            set(&[
-                &LOGS,
-                &ATLAS,
-                &[
-                    "ec2:DescribeVpcs",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeSecurityGroups",
-                ],
-                &[ASSUME],
-            ]),
-        ),
-        (
-            "EnsureEndpointServiceRole",
-            set(&[
-                &LOGS,
-                &ATLAS,
-                &[
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                ],
-            ]),
-        ),
-        // Cross-region endpoints: the lease on a service's remote regions and their users.
-        (
-            "GetServiceNameRole",
-            set(&[
-                &LOGS,
-                &ATLAS,
-                &[
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                ],
-            ]),
-        ),
-        (
-            "ConfigureSecurityGroupsRole",
-            set(&[
-                &LOGS,
-                &[
-                    "ec2:DescribeSecurityGroups",
-                    "ec2:CreateSecurityGroup",
-                    "ec2:CreateTags",
-                    "ec2:AuthorizeSecurityGroupIngress",
-                ],
-                &[ASSUME],
-            ]),
-        ),
-        (
-            "CreateVpcEndpointRole",
-            set(&[
-                &LOGS,
-                &[
-                    "ec2:DescribeVpcEndpoints",
-                    "ec2:DescribeVpcEndpointServices",
-                    "ec2:DescribeSubnets",
-                    "ec2:CreateVpcEndpoint",
-                    "ec2:CreateTags",
-                    "vpce:AllowMultiRegion",
-                ],
-                &[ASSUME],
-            ]),
-        ),
-        (
-            "LinkEndpointRole",
-            set(&[&LOGS, &ATLAS, &["ec2:DescribeVpcEndpoints"], &[ASSUME]]),
-        ),
-        (
-            "VerifyEndpointRole",
-            set(&[&LOGS, &ATLAS, &["ec2:DescribeVpcEndpoints"], &[ASSUME]]),
-        ),
-        (
-            "StoreConnectionStringsRole",
-            set(&[
-                &LOGS,
-                &ATLAS,
-                &[
-                    "secretsmanager:DescribeSecret",
-                    "secretsmanager:CreateSecret",
-                    "secretsmanager:PutSecretValue",
-                    "secretsmanager:RestoreSecret",
-                    "secretsmanager:TagResource",
-                    "kms:GenerateDataKey",
-                ],
-                &[ASSUME],
-            ]),
-        ),
-        (
-            "RollbackRole",
-            set(&[
-                &LOGS,
-                &ATLAS,
-                &DELETE_ENDPOINT,
-                &[
-                    "secretsmanager:DescribeSecret",
-                    "secretsmanager:DeleteSecret",
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                ],
-                &[ASSUME],
-            ]),
-        ),
-        (
-            "TeardownEndpointRole",
-            set(&[
-                &LOGS,
-                &ATLAS,
-                &DELETE_ENDPOINT,
-                &[
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:DeleteItem",
-                ],
-                &[ASSUME],
-            ]),
-        ),
-        (
-            "TeardownSecretRole",
-            set(&[
-                &LOGS,
-                &[
-                    "secretsmanager:DeleteSecret",
-                    "secretsmanager:DescribeSecret",
-                ],
-                &[ASSUME],
-            ]),
-        ),
-        (
-            "DispatcherRole",
+            "DispatcherRole".to_owned(),
             set(&[
                 &LOGS,
                 &[
@@ -199,14 +67,15 @@ fn expected_actions() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
             ]),
         ),
         (
-            "ProvisionStateMachineRole",
+            "ProvisionStateMachineRole".to_owned(),
             set(&[&["lambda:InvokeFunction"], &STATES_LOGS, &XRAY]),
         ),
         (
-            "TeardownStateMachineRole",
+            "TeardownStateMachineRole".to_owned(),
             set(&[&["lambda:InvokeFunction"], &STATES_LOGS, &XRAY]),
         ),
-    ])
+    ]);
+    expected
 }
 
 #[test]
@@ -252,7 +121,7 @@ fn each_function_and_state_machine_has_its_own_role() {
         owners.keys().cloned().collect(),
         "every role serves exactly one function or state machine"
     );
-    let expected: BTreeSet<String> = expected_actions().keys().map(|k| k.to_string()).collect();
+    let expected: BTreeSet<String> = expected_actions().into_keys().collect();
     assert_eq!(roles, expected, "the roles of expected_actions()");
 }
 
@@ -267,7 +136,7 @@ fn each_role_may_do_exactly_what_its_function_does() {
             .flat_map(|s| s.actions.iter().map(String::as_str))
             .collect();
         let want = expected
-            .get(role.as_str())
+            .get(&role)
             .unwrap_or_else(|| panic!("{role}: not in expected_actions()"));
         assert_eq!(&allowed, want, "{role}: allowed actions");
     }

@@ -109,11 +109,14 @@ impl Endpoint {
     }
 }
 
+/// A VPC and its tags (key, value).
+pub type TaggedVpc = (VpcInfo, Vec<(String, String)>);
+
 /// The fake. Tests seed its vectors, run a step, then read `calls` and the vectors.
 #[derive(Debug, Default)]
 pub struct FakeEc2 {
     /// VPCs with their tags.
-    pub vpcs: Mutex<Vec<(VpcInfo, Vec<(String, String)>)>>,
+    pub vpcs: Mutex<Vec<TaggedVpc>>,
     /// Subnet tags: (subnet id, key, value).
     pub subnet_tags: Mutex<Vec<(String, String, String)>>,
     /// Security groups describe answers besides `groups` (which are all in [`VPC`]): (id, VPC).

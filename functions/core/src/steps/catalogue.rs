@@ -90,6 +90,11 @@ pub struct FunctionSettings {
     /// The environment variables the template sets on the function, besides
     /// `ATLAS_PRIVATELINK_FUNCTION` (which every function has) and the globals.
     pub environment: &'static [&'static str],
+    /// The AWS actions its role allows, besides writing its own logs: the calls the step makes
+    /// (`aws/`, through the ports). The infra tests hold the template's role to exactly these,
+    /// so a widened policy never passes unnoticed, and the IAM evaluation test checks that
+    /// every call a run records is allowed.
+    pub role_actions: &'static [&'static str],
 }
 
 /// The environment every step function has: where the Atlas credentials are, and how long a
@@ -131,6 +136,11 @@ impl Step {
                 })
             })
             .collect()
+    }
+
+    /// The template's logical id of the step's function's role: `LinkEndpointRole`.
+    pub fn role_logical_id(self) -> String {
+        format!("{}Role", self.resource_stem())
     }
 
     /// The template's logical id of the step's function: `LinkEndpointFunction`.
@@ -244,6 +254,104 @@ impl Step {
         FunctionSettings {
             timeout_seconds,
             environment,
+            role_actions: self.role_actions(),
+        }
+    }
+
+    /// See [`FunctionSettings::role_actions`]. `sts:AssumeRole` for steps that work in a
+    /// target account; the Atlas credentials secret (and its KMS key) for steps that call Atlas.
+    const fn role_actions(self) -> &'static [&'static str] {
+        match self {
+            Step::Validate => &[
+                "secretsmanager:GetSecretValue",
+                "kms:Decrypt",
+                "ec2:DescribeVpcs",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeSecurityGroups",
+                "sts:AssumeRole",
+            ],
+            Step::EnsureEndpointService => &[
+                "secretsmanager:GetSecretValue",
+                "kms:Decrypt",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+            ],
+            // Cross-region endpoints: the lease on a service's remote regions and their users.
+            Step::GetServiceName => &[
+                "secretsmanager:GetSecretValue",
+                "kms:Decrypt",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+            ],
+            Step::ConfigureSecurityGroups => &[
+                "ec2:DescribeSecurityGroups",
+                "ec2:CreateSecurityGroup",
+                "ec2:CreateTags",
+                "ec2:AuthorizeSecurityGroupIngress",
+                "sts:AssumeRole",
+            ],
+            Step::CreateVpcEndpoint => &[
+                "ec2:DescribeVpcEndpoints",
+                "ec2:DescribeVpcEndpointServices",
+                "ec2:DescribeSubnets",
+                "ec2:CreateVpcEndpoint",
+                "ec2:CreateTags",
+                "vpce:AllowMultiRegion",
+                "sts:AssumeRole",
+            ],
+            Step::LinkEndpoint | Step::VerifyEndpoint => &[
+                "secretsmanager:GetSecretValue",
+                "kms:Decrypt",
+                "ec2:DescribeVpcEndpoints",
+                "sts:AssumeRole",
+            ],
+            Step::StoreConnectionStrings => &[
+                "secretsmanager:GetSecretValue",
+                "kms:Decrypt",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:CreateSecret",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:RestoreSecret",
+                "secretsmanager:TagResource",
+                "kms:GenerateDataKey",
+                "sts:AssumeRole",
+            ],
+            Step::Rollback => &[
+                "secretsmanager:GetSecretValue",
+                "kms:Decrypt",
+                "ec2:DescribeVpcEndpoints",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DeleteVpcEndpoints",
+                "ec2:DeleteSecurityGroup",
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:DeleteSecret",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "sts:AssumeRole",
+            ],
+            Step::TeardownEndpoint => &[
+                "secretsmanager:GetSecretValue",
+                "kms:Decrypt",
+                "ec2:DescribeVpcEndpoints",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DeleteVpcEndpoints",
+                "ec2:DeleteSecurityGroup",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "sts:AssumeRole",
+            ],
+            Step::TeardownSecret => &[
+                "secretsmanager:DeleteSecret",
+                "secretsmanager:DescribeSecret",
+                "sts:AssumeRole",
+            ],
         }
     }
 
