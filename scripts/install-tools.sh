@@ -49,7 +49,7 @@ if [ ! -x "$venv/bin/statelint" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'statelint>=3,<4'
 fi
 
-# SAM template checks (tests/integration/infra.rs): aws-sam-cli for `sam validate --lint`, and
+# SAM template checks (tests/integration/infra/): aws-sam-cli for `sam validate --lint`, and
 # cfn-lint plus samtranslator (which both bring) to lint the template after the SAM transform.
 if [ ! -x "$venv/bin/sam" ] || [ ! -x "$venv/bin/cfn-lint" ]; then
   log "installing aws-sam-cli and cfn-lint into $venv (PyPI, about a minute)"

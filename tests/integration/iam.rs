@@ -1,4 +1,4 @@
-//! IAM proven, not only linted (`infra.rs` lints the policies' shape; this evaluates them).
+//! IAM proven, not only linted (`infra/` lints the policies' shape; this evaluates them).
 //!
 //! 1. End-to-end scenarios run with every AWS call recorded (`devstack::recorder`: an SDK
 //!    interceptor on every client, the function known from the local invoker): a provision and
@@ -115,7 +115,7 @@ const PARLIAMENT_ALLOWED: &[(&str, &str, &str, &str)] = &[
         "\"action\":\"states:DescribeExecution\"",
         "parliament's data lists both execution ARN forms of states:DescribeExecution and wants \
          the Express one (express:…) too; the provisioning state machine is STANDARD (checked \
-         in infra.rs), whose executions are execution:<machine>:<name>",
+         in infra/), whose executions are execution:<machine>:<name>",
     ),
 ];
 
