@@ -301,6 +301,8 @@ async fn a_cross_region_request_runs_end_to_end_and_teardown_takes_its_region_ou
         ["US_WEST_2"]
     );
 
+    // Both links go, so Atlas removes the service with its last one and the remote region
+    // with it (the unit tests show a region taken out of a service that stays).
     assert_succeeded(&w.execute(Machine::Teardown, input, "cross-down").await);
     assert!(
         w.vpc_endpoints(&remote).await.is_empty(),

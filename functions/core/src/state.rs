@@ -261,6 +261,10 @@ pub struct Removed {
     pub endpoint_services: Vec<String>,
     /// Secrets scheduled for deletion.
     pub secrets: Vec<String>,
+    /// Remote regions taken out of a service's `supportedRemoteRegions` (cross-region
+    /// endpoints whose request was the region's last user): `<service id>/<region>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remote_regions: Vec<String>,
 }
 
 impl Plan {

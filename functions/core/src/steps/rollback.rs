@@ -6,7 +6,7 @@
 
 use atlas_api::AtlasError;
 
-use super::remote_regions::release_region;
+use super::remote_regions::{Released, release_region};
 use super::security_groups::group_name;
 use super::{atlas_error, region_clients};
 use crate::aws::consistency::list_until_shown;
@@ -185,6 +185,11 @@ async fn undo_endpoint(
             )
             .await?;
             tracing::info!(execution = %state.execution, service_id = %service.service_id, region = %p.region, ?released, "the VPC's remote region on the service");
+            if released == Released::Removed {
+                removed
+                    .remote_regions
+                    .push(format!("{}/{}", service.service_id, p.region));
+            }
         }
     }
     if let Some(claims) = claims {

@@ -7,7 +7,7 @@
 
 use atlas_api::models::same_region;
 
-use super::remote_regions::release_region;
+use super::remote_regions::{Released, release_region};
 use super::rollback::delete_service_if_unused;
 use super::security_groups::group_name;
 use super::{atlas_error, region_clients};
@@ -147,6 +147,11 @@ async fn tear_down(
             )
             .await?;
             tracing::info!(execution = %work.execution, service_id = %service.id, region = %p.region, ?released, "the VPC's remote region on the service");
+            if released == Released::Removed {
+                removed
+                    .remote_regions
+                    .push(format!("{}/{}", service.id, p.region));
+            }
         }
     } else if p.is_cross_region() && claims.is_none() {
         // No registry of users without a claims table: other requests may still use it.

@@ -118,6 +118,7 @@ async fn what_this_execution_made_goes_and_the_adopted_service_stays() {
             security_groups: vec![SG.into()],
             endpoint_services: vec![],
             secrets: vec![],
+            remote_regions: vec![],
         }
     );
     assert_eq!(
@@ -372,7 +373,7 @@ async fn rollback_takes_out_the_region_it_added_when_this_request_was_its_last_u
     let (ec2, atlas) = cross_world(EXECUTION, &["EU_WEST_1", REMOTE_REGION]);
     let claims = FakeClaims::default();
     claims.seed_users(SVC, REMOTE_REGION, &[KEY]);
-    run(
+    let removed = run(
         &ec2,
         &atlas,
         Some(&claims),
@@ -385,6 +386,7 @@ async fn rollback_takes_out_the_region_it_added_when_this_request_was_its_last_u
         [vec!["EU_WEST_1".to_owned()]],
         "only ours out"
     );
+    assert_eq!(removed.remote_regions, [format!("{SVC}/us-west-2")]);
     assert!(claims.users_of(SVC, REMOTE_REGION).is_empty());
     assert_eq!(claims.lease_of(SVC), None, "released");
 }

@@ -185,7 +185,7 @@ async fn teardown_takes_out_the_region_when_its_request_was_the_last_user() {
     let claims = FakeClaims::default();
     claims.seed_users(SVC, REMOTE_REGION, &[KEY]);
     claims.seed_users(SVC, "EU_WEST_1", &["another-request"]);
-    tear_down(
+    let removed = tear_down(
         &context(),
         &FakeEc2::default(),
         &atlas,
@@ -201,6 +201,7 @@ async fn teardown_takes_out_the_region_when_its_request_was_the_last_user() {
     assert!(claims.users_of(SVC, REMOTE_REGION).is_empty());
     assert_eq!(claims.users_of(SVC, "EU_WEST_1"), ["another-request"]);
     assert_eq!(claims.lease_of(SVC), None);
+    assert_eq!(removed.remote_regions, [format!("{SVC}/us-west-2")]);
 }
 
 #[tokio::test]
