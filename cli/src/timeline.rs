@@ -85,18 +85,9 @@ mod tests {
 
     fn event(event_type: EventType, state: Option<&str>, at: SystemTime) -> HistoryEvent {
         HistoryEvent {
-            id: 0,
-            previous_event_id: 0,
             timestamp: at,
-            event_type,
             state_name: state.map(str::to_owned),
-            input: None,
-            output: None,
-            error: None,
-            cause: None,
-            resource: None,
-            index: None,
-            length: None,
+            ..HistoryEvent::new(event_type)
         }
     }
 

@@ -117,7 +117,9 @@ pub struct HistoryEvent {
 }
 
 impl HistoryEvent {
-    pub(crate) fn new(event_type: EventType) -> Self {
+    /// An event of `event_type` with every other field empty (id 0, the Unix epoch): the
+    /// runner fills them in as it records; listeners' tests build their events from it.
+    pub fn new(event_type: EventType) -> Self {
         HistoryEvent {
             id: 0,
             previous_event_id: 0,

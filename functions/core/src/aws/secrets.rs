@@ -216,17 +216,6 @@ pub async fn create_secret(
     }
 }
 
-/// Number of versions of a secret (for tests and diagnostics).
-pub async fn version_count(client: &Client, name: &str) -> Result<usize, StepError> {
-    let out = client
-        .list_secret_version_ids()
-        .secret_id(name)
-        .send()
-        .await
-        .map_err(|e| classify("ListSecretVersionIds", e))?;
-    Ok(out.versions().len())
-}
-
 /// Whether a DeleteSecret error says the secret is already scheduled for deletion
 /// (`InvalidRequestException`, "…currently marked deleted" / "…marked for deletion"): that
 /// is done. Any other `InvalidRequestException` (a bad recovery window, a secret that cannot

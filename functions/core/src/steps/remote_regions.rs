@@ -22,7 +22,7 @@ use super::atlas_error;
 use super::poll::{NotYet, Probe, not_yet};
 use crate::error::{ErrorName, StepError};
 use crate::ports::{Atlas, Claims};
-use crate::state::EndpointPlan;
+use crate::state::{EndpointPlan, Removed};
 
 /// At most this many remote regions per service (Atlas Admin API spec,
 /// `ApiAtlasModifyEndpointServiceRequestView.supportedRemoteRegions`: `maxItems: 35`;
@@ -185,6 +185,7 @@ pub async fn release_region(
     service_id: &str,
     plan: &EndpointPlan,
     added: Option<bool>,
+    removed: &mut Removed,
 ) -> Result<Released, StepError> {
     let region = plan.region.atlas_name();
     let holder = lease_holder(execution, &plan.request_key);
@@ -245,5 +246,10 @@ pub async fn release_region(
     let released = claims.release_lease(group, service_id, &holder).await;
     let outcome = outcome?;
     released?;
+    if outcome == Released::Removed {
+        removed
+            .remote_regions
+            .push(format!("{service_id}/{}", plan.region));
+    }
     Ok(outcome)
 }

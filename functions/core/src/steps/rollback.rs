@@ -6,7 +6,7 @@
 
 use atlas_api::AtlasError;
 
-use super::remote_regions::{Released, release_region};
+use super::remote_regions::release_region;
 use super::security_groups::group_name;
 use super::{atlas_error, region_clients};
 use crate::aws::consistency::list_until_shown;
@@ -173,7 +173,7 @@ async fn undo_endpoint(
                 .service_name
                 .as_ref()
                 .is_some_and(|s| s.remote_region_added);
-            let released = release_region(
+            release_region(
                 atlas,
                 claims,
                 ctx.clock.now(),
@@ -182,14 +182,9 @@ async fn undo_endpoint(
                 &service.service_id,
                 p,
                 Some(added),
+                removed,
             )
             .await?;
-            tracing::info!(execution = %state.execution, service_id = %service.service_id, region = %p.region, ?released, "the VPC's remote region on the service");
-            if released == Released::Removed {
-                removed
-                    .remote_regions
-                    .push(format!("{}/{}", service.service_id, p.region));
-            }
         }
     }
     if let Some(claims) = claims {

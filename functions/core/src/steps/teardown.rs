@@ -7,7 +7,7 @@
 
 use atlas_api::models::same_region;
 
-use super::remote_regions::{Released, release_region};
+use super::remote_regions::release_region;
 use super::rollback::delete_service_if_unused;
 use super::security_groups::group_name;
 use super::{atlas_error, region_clients};
@@ -135,7 +135,7 @@ async fn tear_down(
                 .remove_region_user(group, &service.id, p.region.atlas_name(), &p.request_key)
                 .await?;
         } else {
-            let released = release_region(
+            release_region(
                 atlas,
                 claims,
                 ctx.clock.now(),
@@ -144,14 +144,9 @@ async fn tear_down(
                 &service.id,
                 p,
                 None,
+                &mut removed,
             )
             .await?;
-            tracing::info!(execution = %work.execution, service_id = %service.id, region = %p.region, ?released, "the VPC's remote region on the service");
-            if released == Released::Removed {
-                removed
-                    .remote_regions
-                    .push(format!("{}/{}", service.id, p.region));
-            }
         }
     } else if p.is_cross_region() && claims.is_none() {
         // No registry of users without a claims table: other requests may still use it.
