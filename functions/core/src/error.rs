@@ -54,11 +54,14 @@ pub enum ErrorName {
     /// changes the connection strings of the project's existing multi-region sharded clusters
     /// and forbids replica sets in the project, so it is never switched silently. Terminal.
     RegionalModeRequired,
+    /// Teardown of a request whose secret carries `atlas-privatelink:protect=true`, without
+    /// `"force": true` in the teardown input. Nothing is removed. Terminal.
+    DeletionProtected,
 }
 
 impl ErrorName {
     /// Every error name, in declaration order.
-    pub const ALL: [ErrorName; 17] = [
+    pub const ALL: [ErrorName; 18] = [
         ErrorName::InvalidRequest,
         ErrorName::ServerlessRetired,
         ErrorName::UnsupportedProvider,
@@ -76,6 +79,7 @@ impl ErrorName {
         ErrorName::InterfaceEndpointFailed,
         ErrorName::ConnectionStringsNotReady,
         ErrorName::RegionalModeRequired,
+        ErrorName::DeletionProtected,
     ];
 
     /// The exact name the state machine matches on.
@@ -98,6 +102,7 @@ impl ErrorName {
             ErrorName::InterfaceEndpointFailed => "InterfaceEndpointFailed",
             ErrorName::ConnectionStringsNotReady => "ConnectionStringsNotReady",
             ErrorName::RegionalModeRequired => "RegionalModeRequired",
+            ErrorName::DeletionProtected => "DeletionProtected",
         }
     }
 
@@ -238,6 +243,7 @@ mod tests {
             "InterfaceEndpointFailed",
             "ConnectionStringsNotReady",
             "RegionalModeRequired",
+            "DeletionProtected",
         ];
         let names: Vec<&str> = ErrorName::ALL.iter().map(|n| n.as_str()).collect();
         assert_eq!(names, expected);

@@ -24,7 +24,15 @@ pub struct Settings {
     /// `CLAIMS_TABLE`: the DynamoDB table of endpoint-service claims (`aws::claims`); `None`:
     /// no claims (a service whose creation answer was lost is then adopted, not removed).
     pub claims_table: Option<String>,
+    /// `INTERFACE_ENDPOINT_QUOTA`: how many interface VPC endpoints a VPC may have (inspect's
+    /// `interfaceEndpointQuota` check). Default 50, AWS's default quota "Interface VPC
+    /// endpoints per VPC" (adjustable; <https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-limits-endpoints.html>).
+    pub interface_endpoint_quota: usize,
 }
+
+/// AWS's default quota of interface VPC endpoints per VPC (PrivateLink guide, "AWS
+/// PrivateLink quotas": <https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-limits-endpoints.html>).
+pub const DEFAULT_INTERFACE_ENDPOINT_QUOTA: usize = 50;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -36,6 +44,7 @@ impl Default for Settings {
             polling: Polling::default(),
             scope: crate::request::IamScope::default(),
             claims_table: None,
+            interface_endpoint_quota: DEFAULT_INTERFACE_ENDPOINT_QUOTA,
         }
     }
 }
@@ -154,6 +163,10 @@ impl Settings {
             polling: Polling::from_env(),
             scope: crate::request::IamScope::from_env(),
             claims_table: var("CLAIMS_TABLE"),
+            interface_endpoint_quota: var("INTERFACE_ENDPOINT_QUOTA")
+                .and_then(|v| v.trim().parse().ok())
+                .filter(|q| *q > 0)
+                .unwrap_or(defaults.interface_endpoint_quota),
             ..defaults
         }
     }

@@ -19,6 +19,14 @@ pub struct Plan {
     pub request: ProvisionRequest,
     /// One entry per region, with VPC and subnets resolved.
     pub endpoints: Vec<EndpointPlan>,
+    /// The request's key ([`ProvisionRequest::owner_key`]: project, cluster, regions, VPCs):
+    /// what the completion events name the request by, and the secret's owner tag.
+    #[serde(default)]
+    pub request_key: String,
+    /// When validation ended (RFC 3339, on the functions' clock): the end of the first phase
+    /// of the completion event's durations.
+    #[serde(default)]
+    pub validated_at: Option<String>,
 }
 
 /// One endpoint (one region) of a plan.
@@ -227,10 +235,45 @@ pub struct ExecutionState {
     /// The secret, once written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<SecretOut>,
+    /// When the phases began (the state machine passes them to store-connection-strings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<PhaseTimes>,
+}
+
+/// When the execution's phases began (RFC 3339), as the state machine knows them:
+/// `$$.Execution.StartTime` and the plan's `validatedAt`. Storing begins when
+/// store-connection-strings starts (its own clock).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseTimes {
+    /// The execution's start.
+    #[serde(default)]
+    pub started_at: Option<String>,
+    /// The end of validation.
+    #[serde(default)]
+    pub validated_at: Option<String>,
+}
+
+/// How long each phase of a provisioning (or repair) took, in seconds, for the completion
+/// event: validation, the endpoints (service, security group, VPC endpoint, link, verify; in
+/// parallel across endpoints), and storing the strings (waiting for the cluster to publish
+/// them included).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PhaseDurations {
+    /// Execution start → validated.
+    pub validate_seconds: f64,
+    /// Validated → the start of store-connection-strings' invocation that wrote the secret
+    /// (earlier attempts of it, retried on `ConnectionStringsNotReady`, count here).
+    pub endpoints_seconds: f64,
+    /// That invocation's start → secret written.
+    pub connection_strings_seconds: f64,
+    /// Execution start → secret written.
+    pub total_seconds: f64,
 }
 
 /// The secret holding the connection strings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretOut {
     /// Secret ARN.
@@ -245,6 +288,12 @@ pub struct SecretOut {
     pub connection_string_sets: usize,
     /// This execution created the secret.
     pub created: bool,
+    /// How long each phase took (`null` when the state machine passed no times).
+    #[serde(default)]
+    pub durations: Option<PhaseDurations>,
+    /// Atlas links removed because a repair replaced their VPC endpoint (`vpce-…`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unlinked: Vec<String>,
 }
 
 /// What rollback or teardown removed.
@@ -285,6 +334,7 @@ impl Plan {
             request: self.request.clone(),
             endpoints: endpoints.into_iter().map(|w| w.result).collect(),
             secret: None,
+            times: None,
         }
     }
 }

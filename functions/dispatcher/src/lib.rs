@@ -7,12 +7,28 @@
 //!
 //! The request is validated first; a bad event is logged and starts nothing. The execution
 //! name is derived from the request, so a duplicated event starts one execution.
+//!
+//! Day-two events start `verify` executions of requests provisioned before ([`sweep`]):
+//!
+//! * the drift schedule's `{"action": "verify-all", "scheduledTime": "…"}`: every request
+//!   found in the product's secrets;
+//! * Secrets Manager's `RotationSucceeded` ([`rotation`]): the requests whose database-user
+//!   secret was rotated.
+//!
+//! [`handle`] routes an event to the one that handles it; anything else gets the dispatch
+//! above (and is rejected there, as before).
 #![warn(missing_docs)]
 
+pub mod rotation;
+pub mod sweep;
+
+use privatelink_core::aws::clients::AwsClients;
 use privatelink_core::aws::errors::classify;
 use privatelink_core::steps::execution_name;
 use privatelink_core::{ErrorName, StepError, parse_request};
 use serde_json::{Value, json};
+
+pub use sweep::{DriftSettings, Summary, Trigger};
 
 /// How long a request for a new account waits for its role and VPC (30 minutes).
 pub const VENDED_ACCOUNT_WAIT_SECONDS: u32 = 1800;
@@ -153,7 +169,7 @@ pub fn attempt_name(base: &str, attempt: u32) -> String {
 
 /// The ARN of execution `name` of `state_machine_arn`
 /// (`…:stateMachine:M` → `…:execution:M:name`).
-fn execution_arn(state_machine_arn: &str, name: &str) -> String {
+pub(crate) fn execution_arn(state_machine_arn: &str, name: &str) -> String {
     format!(
         "{}:{name}",
         state_machine_arn.replacen(":stateMachine:", ":execution:", 1)
@@ -230,7 +246,7 @@ pub async fn start(
 }
 
 /// The status of an execution (`RUNNING`, `SUCCEEDED`, …), or `None` when there is none.
-async fn describe_status(
+pub(crate) async fn describe_status(
     sfn: &aws_sdk_sfn::Client,
     execution_arn: &str,
     name: &str,
@@ -280,6 +296,45 @@ pub async fn dispatch(
             Ok(None)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// Handles one event and says what was done (the Lambda function's answer).
+///
+/// * A day-two event ([`Trigger::from_event`]) runs a [`sweep::sweep`] in the locations of
+///   `drift` (its error, if the settings are bad) and answers with its [`Summary`]
+///   (`{"verifyStarted", "alreadyStarted", "skipped", "notAffected", "failed"}`); a day-two
+///   event that cannot be acted on (a schedule payload without `scheduledTime`, a rotation
+///   naming no secret) is logged and answered `{"started": false}`.
+/// * Any other event is [`dispatch`]ed: `{"started": true, "executionArn", "name"}`, or
+///   `{"started": false}` for an event rejected (logged).
+pub async fn handle(
+    sfn: &aws_sdk_sfn::Client,
+    aws: &AwsClients,
+    state_machine_arn: &str,
+    vending: &VendingSettings,
+    drift: &Result<DriftSettings, StepError>,
+    event: &Value,
+) -> Result<Value, StepError> {
+    match Trigger::from_event(event) {
+        Some(Ok(trigger)) => {
+            let settings = drift.as_ref().map_err(Clone::clone)?;
+            sweep::sweep(aws, sfn, state_machine_arn, settings, &trigger)
+                .await
+                .map(|summary| summary.to_json())
+        }
+        Some(Err(e)) => {
+            tracing::error!(error = e.name.as_str(), cause = %e.message, "day-two event rejected, nothing started");
+            Ok(json!({"started": false}))
+        }
+        None => Ok(
+            match dispatch(sfn, state_machine_arn, vending, event).await? {
+                Some(started) => {
+                    json!({"started": true, "executionArn": started.execution_arn, "name": started.name})
+                }
+                None => json!({"started": false}),
+            },
+        ),
     }
 }
 

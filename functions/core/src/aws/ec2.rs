@@ -53,6 +53,8 @@ pub struct VpcEndpointInfo {
     pub state: String,
     /// Execution that created it, when it carries our tags.
     pub created_by: Option<String>,
+    /// The security groups attached to it.
+    pub security_group_ids: Vec<String>,
 }
 
 impl VpcEndpointInfo {
@@ -308,7 +310,7 @@ pub async fn create_security_group(
 }
 
 /// The ingress sources of `group_id` for TCP 1024–65535: (security groups, CIDRs).
-async fn atlas_port_sources(
+pub async fn atlas_port_sources(
     client: &Client,
     clock: &dyn Clock,
     group_id: &str,
@@ -352,6 +354,32 @@ async fn atlas_port_sources(
     Ok((groups, cidrs))
 }
 
+/// The sources among `from_groups` and `from_cidrs` that the rules `have_groups` and
+/// `have_cidrs` (as [`atlas_port_sources`] reads them) do not allow yet: what
+/// [`allow_atlas_ports`] adds, and what inspect reports as missing. CIDRs compare as networks
+/// (`10.0.0.1/16` is `10.0.0.0/16`; EC2 stores the network).
+pub fn missing_sources<'a>(
+    have_groups: &[String],
+    have_cidrs: &[String],
+    from_groups: &'a [String],
+    from_cidrs: &'a [String],
+) -> (Vec<&'a String>, Vec<&'a String>) {
+    let same_cidr = |a: &str, b: &str| match (a.parse::<ipnet::IpNet>(), b.parse::<ipnet::IpNet>())
+    {
+        (Ok(a), Ok(b)) => a.trunc() == b.trunc(),
+        _ => a == b,
+    };
+    let groups = from_groups
+        .iter()
+        .filter(|g| !have_groups.contains(g))
+        .collect();
+    let cidrs = from_cidrs
+        .iter()
+        .filter(|c| !have_cidrs.iter().any(|h| same_cidr(h, c)))
+        .collect();
+    (groups, cidrs)
+}
+
 /// Allows TCP 1024–65535 (the ports Atlas's PrivateLink load balancer maps nodes to) from the
 /// given security groups and CIDRs. The group's rules are read first and only the missing
 /// ones are added: AWS refuses the whole call when one rule exists already
@@ -365,19 +393,7 @@ pub async fn allow_atlas_ports(
     from_cidrs: &[String],
 ) -> Result<Vec<String>, StepError> {
     let (have_groups, have_cidrs) = atlas_port_sources(client, clock, group_id).await?;
-    let same_cidr = |a: &str, b: &str| match (a.parse::<ipnet::IpNet>(), b.parse::<ipnet::IpNet>())
-    {
-        (Ok(a), Ok(b)) => a.trunc() == b.trunc(),
-        _ => a == b,
-    };
-    let groups: Vec<&String> = from_groups
-        .iter()
-        .filter(|g| !have_groups.contains(g))
-        .collect();
-    let cidrs: Vec<&String> = from_cidrs
-        .iter()
-        .filter(|c| !have_cidrs.iter().any(|h| same_cidr(h, c)))
-        .collect();
+    let (groups, cidrs) = missing_sources(&have_groups, &have_cidrs, from_groups, from_cidrs);
     if groups.is_empty() && cidrs.is_empty() {
         return Ok(Vec::new());
     }
@@ -456,7 +472,29 @@ fn endpoint_info(e: &aws_sdk_ec2::types::VpcEndpoint) -> VpcEndpointInfo {
         id: e.vpc_endpoint_id().unwrap_or_default().to_owned(),
         state: e.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
         created_by: tag_value(e.tags(), TAG_CREATED_BY).map(str::to_owned),
+        security_group_ids: e
+            .groups()
+            .iter()
+            .filter_map(|g| g.group_id().map(str::to_owned))
+            .collect(),
     }
+}
+
+/// Attaches `groups` to the VPC endpoint `vpce_id` (ModifyVpcEndpoint `AddSecurityGroupIds`;
+/// groups attached already stay as they are).
+pub async fn add_vpc_endpoint_security_groups(
+    client: &Client,
+    vpce_id: &str,
+    groups: &[String],
+) -> Result<(), StepError> {
+    client
+        .modify_vpc_endpoint()
+        .vpc_endpoint_id(vpce_id)
+        .set_add_security_group_ids(Some(groups.to_vec()))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| classify("ModifyVpcEndpoint", e))
 }
 
 /// Live interface endpoints of `vpc_id` to `service_name`: ours (by request key) first, then
@@ -487,6 +525,62 @@ pub async fn find_vpc_endpoints(
         .collect();
     found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
     Ok(found.into_iter().map(|(_, info)| info).collect())
+}
+
+/// An interface endpoint of a VPC with what inspect compares: its service, its security
+/// groups and our request key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpcEndpointDetail {
+    /// `vpce-…`, its state and who created it.
+    pub info: VpcEndpointInfo,
+    /// The service it connects to (`com.amazonaws.vpce.…`).
+    pub service_name: String,
+    /// The security groups attached to its network interfaces.
+    pub security_group_ids: Vec<String>,
+    /// Its `atlas-privatelink:request-key` tag.
+    pub request_key: Option<String>,
+}
+
+/// Every interface endpoint of `vpc_id` except `deleted` ones, whatever its service: what
+/// counts against the VPC's quota of interface endpoints, with the groups of each.
+pub async fn vpc_interface_endpoints(
+    client: &Client,
+    vpc_id: &str,
+) -> Result<Vec<VpcEndpointDetail>, StepError> {
+    let mut found = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let out = client
+            .describe_vpc_endpoints()
+            .filters(filter("vpc-id", vpc_id))
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| classify("DescribeVpcEndpoints", e))?;
+        found.extend(
+            out.vpc_endpoints()
+                .iter()
+                .filter(|e| {
+                    e.vpc_endpoint_type()
+                        .is_none_or(|t| *t == VpcEndpointType::Interface)
+                })
+                .map(|e| VpcEndpointDetail {
+                    info: endpoint_info(e),
+                    service_name: e.service_name().unwrap_or_default().to_owned(),
+                    security_group_ids: e
+                        .groups()
+                        .iter()
+                        .filter_map(|g| g.group_id().map(str::to_owned))
+                        .collect(),
+                    request_key: tag_value(e.tags(), TAG_REQUEST_KEY).map(str::to_owned),
+                })
+                .filter(|e| !e.info.state.eq_ignore_ascii_case("deleted")),
+        );
+        match out.next_token() {
+            Some(token) if !token.is_empty() => next = Some(token.to_owned()),
+            _ => return Ok(found),
+        }
+    }
 }
 
 /// Live VPC endpoints of `vpc_id` carrying our request key (whatever their service).
@@ -663,6 +757,7 @@ mod tests {
             id: "vpce-0123456789abcdef0".into(),
             state: state.into(),
             created_by: None,
+            security_group_ids: Vec::new(),
         }
     }
 

@@ -18,6 +18,16 @@ pub const TAG_CREATED_BY: &str = super::ec2::TAG_CREATED_BY;
 /// never overwrites or deletes it.
 pub const TAG_OWNER: &str = "atlas-privatelink:owner";
 
+/// The key of the connection-string secret that holds the request it was made for (JSON
+/// text, `mode` provision): what the drift sweep re-verifies, found by the secrets' tags
+/// instead of a database of its own. The request holds no secret (ARNs and ids only).
+pub const REQUEST_KEY: &str = "atlasPrivatelinkRequest";
+
+/// The tag that protects a request from teardown: `atlas-privatelink:protect=true` on its
+/// secret makes teardown fail with `DeletionProtected` unless its input says `"force": true`.
+/// Set by the user (the workflow never writes it), so protection survives re-provisioning.
+pub const TAG_PROTECT: &str = "atlas-privatelink:protect";
+
 /// The refusal to write over the secret of another request (owner key `theirs`).
 pub fn owned_by_another(name: &str, theirs: &str) -> StepError {
     StepError::invalid(
@@ -59,6 +69,8 @@ pub struct SecretWrite {
     pub version_id: String,
     /// The secret was created by the execution `created_by` (now or in an earlier attempt).
     pub created: bool,
+    /// The content it held before (`None` for a new secret).
+    pub previous: Option<String>,
 }
 
 /// The client request token for writing `content` over the version `over` (`None` for a new
@@ -87,6 +99,8 @@ pub struct SecretInfo {
     pub created_by: Option<String>,
     /// Scheduled for deletion (it has a `DeletedDate`).
     pub deleted: bool,
+    /// Its [`TAG_PROTECT`] tag is `true` (any case).
+    pub protected: bool,
 }
 
 /// The secret `name`, or `None` when it does not exist.
@@ -106,6 +120,7 @@ pub async fn describe_secret(client: &Client, name: &str) -> Result<Option<Secre
                 owner: tag(TAG_OWNER),
                 created_by: tag(TAG_CREATED_BY),
                 deleted: found.deleted_date().is_some(),
+                protected: tag(TAG_PROTECT).is_some_and(|v| v.eq_ignore_ascii_case("true")),
             }))
         }
         Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(None),

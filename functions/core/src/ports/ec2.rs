@@ -7,7 +7,7 @@ use std::future::Future;
 
 use clock::SharedClock;
 
-use crate::aws::ec2::{self, SubnetInfo, Tagged, VpcEndpointInfo, VpcInfo};
+use crate::aws::ec2::{self, SubnetInfo, Tagged, VpcEndpointDetail, VpcEndpointInfo, VpcInfo};
 use crate::error::StepError;
 
 /// The EC2 operations the steps decide with. Each method means what the function of the same
@@ -75,6 +75,20 @@ pub trait Ec2: Sync {
         from_cidrs: &[String],
     ) -> impl Future<Output = Result<Vec<String>, StepError>> + Send;
 
+    /// The sources TCP 1024–65535 into `group_id` is allowed from: (security groups, CIDRs).
+    /// Read only (inspect compares them with what configure-security-groups would add).
+    fn atlas_port_sources(
+        &self,
+        group_id: &str,
+    ) -> impl Future<Output = Result<(Vec<String>, Vec<String>), StepError>> + Send;
+
+    /// Every interface endpoint of `vpc_id` except `deleted` ones, whatever its service, with
+    /// its groups (inspect: the VPC's endpoint quota, the groups of ours).
+    fn vpc_interface_endpoints(
+        &self,
+        vpc_id: &str,
+    ) -> impl Future<Output = Result<Vec<VpcEndpointDetail>, StepError>> + Send;
+
     /// Live interface endpoints of `vpc_id` to `service_name`: those carrying `request_key`
     /// first, then any other.
     fn find_vpc_endpoints(
@@ -125,6 +139,13 @@ pub trait Ec2: Sync {
         vpc_id: &str,
         request_key: &str,
     ) -> impl Future<Output = Result<Vec<VpcEndpointInfo>, StepError>> + Send;
+
+    /// Attaches `groups` to the VPC endpoint `vpce_id` (a repair: someone detached ours).
+    fn add_vpc_endpoint_security_groups(
+        &self,
+        vpce_id: &str,
+        groups: &[String],
+    ) -> impl Future<Output = Result<(), StepError>> + Send;
 
     /// Deletes a VPC endpoint; gone already is fine (after the visibility budget).
     fn delete_vpc_endpoint(
@@ -224,6 +245,20 @@ impl Ec2 for SdkEc2 {
         .await
     }
 
+    async fn atlas_port_sources(
+        &self,
+        group_id: &str,
+    ) -> Result<(Vec<String>, Vec<String>), StepError> {
+        ec2::atlas_port_sources(&self.client, self.clock.as_ref(), group_id).await
+    }
+
+    async fn vpc_interface_endpoints(
+        &self,
+        vpc_id: &str,
+    ) -> Result<Vec<VpcEndpointDetail>, StepError> {
+        ec2::vpc_interface_endpoints(&self.client, vpc_id).await
+    }
+
     async fn find_vpc_endpoints(
         &self,
         vpc_id: &str,
@@ -278,6 +313,14 @@ impl Ec2 for SdkEc2 {
         request_key: &str,
     ) -> Result<Vec<VpcEndpointInfo>, StepError> {
         ec2::find_vpc_endpoints_by_key(&self.client, vpc_id, request_key).await
+    }
+
+    async fn add_vpc_endpoint_security_groups(
+        &self,
+        vpce_id: &str,
+        groups: &[String],
+    ) -> Result<(), StepError> {
+        ec2::add_vpc_endpoint_security_groups(&self.client, vpce_id, groups).await
     }
 
     async fn delete_vpc_endpoint(&self, vpce_id: &str) -> Result<(), StepError> {

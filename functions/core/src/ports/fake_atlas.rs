@@ -32,6 +32,21 @@ pub enum Call {
     SetRegionalMode { enabled: bool },
 }
 
+impl Call {
+    /// Whether the call changes something.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Call::CreateEndpointService { .. }
+                | Call::UpdateRemoteRegions { .. }
+                | Call::DeleteEndpointService { .. }
+                | Call::CreateInterfaceEndpoint { .. }
+                | Call::DeleteInterfaceEndpoint { .. }
+                | Call::SetRegionalMode { .. }
+        )
+    }
+}
+
 /// An endpoint service of the fake.
 #[derive(Debug, Clone)]
 pub struct Service {
@@ -121,6 +136,11 @@ impl FakeAtlas {
     /// The calls so far.
     pub fn calls(&self) -> Vec<Call> {
         lock(&self.calls).clone()
+    }
+
+    /// The calls so far that change something.
+    pub fn writes(&self) -> Vec<Call> {
+        self.calls().into_iter().filter(Call::writes).collect()
     }
 
     /// How many calls `pick` selects.

@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use super::Ec2;
 use super::fixture::{KEY, SERVICE, VPC, lock};
 use crate::aws::ec2::{
-    SubnetInfo, TAG_CREATED_BY, TAG_REQUEST_KEY, Tagged, VpcEndpointInfo, VpcInfo,
+    SubnetInfo, TAG_CREATED_BY, TAG_REQUEST_KEY, Tagged, VpcEndpointDetail, VpcEndpointInfo,
+    VpcInfo,
 };
 use crate::error::{ErrorName, StepError};
 
@@ -43,6 +44,10 @@ pub enum Call {
         groups: Vec<String>,
         cidrs: Vec<String>,
     },
+    AtlasPortSources {
+        group_id: String,
+    },
+    VpcInterfaceEndpoints,
     FindVpcEndpoints {
         service_name: String,
     },
@@ -61,12 +66,31 @@ pub enum Call {
         id: String,
     },
     FindVpcEndpointsByKey,
+    AddVpcEndpointSecurityGroups {
+        id: String,
+        groups: Vec<String>,
+    },
     DeleteVpcEndpoint {
         id: String,
     },
     DeleteSecurityGroup {
         id: String,
     },
+}
+
+impl Call {
+    /// Whether the call changes something.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Call::CreateSecurityGroup { .. }
+                | Call::AllowAtlasPorts { .. }
+                | Call::CreateVpcEndpoint { .. }
+                | Call::AddVpcEndpointSecurityGroups { .. }
+                | Call::DeleteVpcEndpoint { .. }
+                | Call::DeleteSecurityGroup { .. }
+        )
+    }
 }
 
 /// A security group of the fake.
@@ -92,6 +116,8 @@ pub struct Endpoint {
     pub token: Option<String>,
     /// Finds that still do not list it (EC2's lists are eventually consistent).
     pub unlisted_for: usize,
+    /// The security groups attached to it.
+    pub security_group_ids: Vec<String>,
 }
 
 impl Endpoint {
@@ -105,6 +131,7 @@ impl Endpoint {
             created_by: created_by.map(str::to_owned),
             token: None,
             unlisted_for: 0,
+            security_group_ids: Vec::new(),
         }
     }
 }
@@ -140,6 +167,11 @@ impl FakeEc2 {
     /// The calls so far.
     pub fn calls(&self) -> Vec<Call> {
         lock(&self.calls).clone()
+    }
+
+    /// The calls so far that change something.
+    pub fn writes(&self) -> Vec<Call> {
+        self.calls().into_iter().filter(Call::writes).collect()
     }
 
     /// How many calls `pick` selects.
@@ -233,6 +265,7 @@ fn info(e: &Endpoint) -> VpcEndpointInfo {
         id: e.id.clone(),
         state: e.state.clone(),
         created_by: e.created_by.clone(),
+        security_group_ids: e.security_group_ids.clone(),
     }
 }
 
@@ -380,6 +413,39 @@ impl Ec2 for FakeEc2 {
         Ok(added)
     }
 
+    async fn atlas_port_sources(
+        &self,
+        group_id: &str,
+    ) -> Result<(Vec<String>, Vec<String>), StepError> {
+        self.record(Call::AtlasPortSources {
+            group_id: group_id.into(),
+        });
+        let (groups, cidrs): (Vec<String>, Vec<String>) = lock(&self.rules)
+            .iter()
+            .filter(|(g, _)| g == group_id)
+            .map(|(_, source)| source.clone())
+            .partition(|source| source.starts_with("sg-"));
+        Ok((groups, cidrs))
+    }
+
+    async fn vpc_interface_endpoints(
+        &self,
+        vpc_id: &str,
+    ) -> Result<Vec<VpcEndpointDetail>, StepError> {
+        assert_eq!(vpc_id, VPC);
+        self.record(Call::VpcInterfaceEndpoints);
+        Ok(lock(&self.endpoints)
+            .iter()
+            .filter(|e| !e.state.eq_ignore_ascii_case("deleted"))
+            .map(|e| VpcEndpointDetail {
+                info: info(e),
+                service_name: e.service_name.clone(),
+                security_group_ids: e.security_group_ids.clone(),
+                request_key: e.request_key.clone(),
+            })
+            .collect())
+    }
+
     async fn find_vpc_endpoints(
         &self,
         vpc_id: &str,
@@ -457,6 +523,7 @@ impl Ec2 for FakeEc2 {
             created_by: tag(tags, TAG_CREATED_BY),
             token: Some(client_token.into()),
             unlisted_for: *lock(&self.new_endpoints_unlisted_for),
+            security_group_ids: security_group_ids.to_vec(),
         };
         let answer = info(&made);
         endpoints.push(made);
@@ -500,6 +567,25 @@ impl Ec2 for FakeEc2 {
             }
         }
         Ok(found)
+    }
+
+    async fn add_vpc_endpoint_security_groups(
+        &self,
+        vpce_id: &str,
+        groups: &[String],
+    ) -> Result<(), StepError> {
+        self.record(Call::AddVpcEndpointSecurityGroups {
+            id: vpce_id.into(),
+            groups: groups.to_vec(),
+        });
+        if let Some(e) = lock(&self.endpoints).iter_mut().find(|e| e.id == vpce_id) {
+            for group in groups {
+                if !e.security_group_ids.contains(group) {
+                    e.security_group_ids.push(group.clone());
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn delete_vpc_endpoint(&self, vpce_id: &str) -> Result<(), StepError> {

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use super::Secrets;
 use super::fixture::lock;
-use crate::aws::secrets::{SecretInfo, TAG_CREATED_BY, TAG_OWNER};
+use crate::aws::secrets::{SecretInfo, TAG_CREATED_BY, TAG_OWNER, TAG_PROTECT};
 use crate::error::StepError;
 
 /// One call the step made, with its arguments.
@@ -152,6 +152,9 @@ impl Secrets for FakeSecrets {
             owner: s.tag(TAG_OWNER),
             created_by: s.tag(TAG_CREATED_BY),
             deleted: s.deleted,
+            protected: s
+                .tag(TAG_PROTECT)
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
         }))
     }
 

@@ -81,6 +81,7 @@ pub fn state(result: EndpointResult) -> ExecutionState {
         request: w.request,
         endpoints: vec![result],
         secret: None,
+        times: None,
     }
 }
 

@@ -50,8 +50,8 @@ pub use ids::{
     SecretName, SecurityGroupId, SubnetId, VpcId,
 };
 pub use model::{
-    AtlasTarget, AwsTarget, Endpoint, Provider, ProvisionRequest, SecretSpec, SecurityGroupSpec,
-    Tags, VpcSelector, VpcTag,
+    AtlasTarget, AwsTarget, Endpoint, Mode, Provider, ProvisionRequest, SecretSpec,
+    SecurityGroupSpec, Tags, VpcSelector, VpcTag,
 };
 pub use regions::AwsRegion;
 pub use scope::IamScope;

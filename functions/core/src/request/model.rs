@@ -36,6 +36,40 @@ pub struct ProvisionRequest {
     pub secret: SecretSpec,
     /// Tags for every AWS resource created (user tags only; the workflow adds its own).
     pub tags: Tags,
+    /// What the provision state machine does with the request: provision it (the default),
+    /// plan it (read everything, write nothing), or verify it (repair what drifted).
+    /// Always in the JSON, so the state machines' `Choice` can read it.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Teardown only: remove the request even when its secret carries
+    /// `atlas-privatelink:protect=true`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
+}
+
+/// What an execution of the provision state machine does (`"mode"` in its input).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Create or adopt every piece and store the strings.
+    #[default]
+    Provision,
+    /// Read everything and write nothing: what a provisioning would create, adopt or change,
+    /// and the pre-checks that would fail.
+    Plan,
+    /// Check every piece of an already provisioned request, and repair what drifted.
+    Verify,
+}
+
+impl Mode {
+    /// The name in the JSON: `plan`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Provision => "provision",
+            Mode::Plan => "plan",
+            Mode::Verify => "verify",
+        }
+    }
 }
 
 impl TryFrom<serde_json::Value> for ProvisionRequest {

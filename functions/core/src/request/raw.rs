@@ -54,6 +54,8 @@ pub(super) struct RawRequest {
     pub endpoints: Vec<Obj<RawEndpoint>>,
     pub secret: Option<Obj<RawSecret>>,
     pub tags: Option<BTreeMap<String, String>>,
+    pub mode: Option<super::model::Mode>,
+    pub force: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

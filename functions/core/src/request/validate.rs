@@ -117,6 +117,8 @@ fn build(raw: RawRequest) -> Result<ProvisionRequest, StepError> {
         endpoints,
         secret,
         tags,
+        mode: raw.mode.unwrap_or_default(),
+        force: raw.force.unwrap_or(false),
     })
 }
 

@@ -18,7 +18,7 @@ use crate::state::EndpointWork;
 
 use super::{
     configure_security_groups, create_vpc_endpoint, ensure_endpoint_service, get_service_name,
-    link_endpoint, rollback, store_connection_strings, teardown_endpoint, teardown_secret,
+    inspect, link_endpoint, rollback, store_connection_strings, teardown_endpoint, teardown_secret,
     validate, verify_endpoint,
 };
 
@@ -49,6 +49,9 @@ macro_rules! catalogue {
 catalogue! {
     /// Reads the request, checks it against Atlas and AWS, and plans the endpoints.
     Validate => "validate",
+    /// Reads every piece of the plan and writes nothing: what a provisioning would create,
+    /// adopt or change, the secret's changed keys, and the pre-checks (plan, drift).
+    Inspect => "inspect",
     /// Creates or adopts the region's Atlas endpoint service.
     EnsureEndpointService => "ensure-endpoint-service",
     /// Waits for the endpoint service's AWS service name.
@@ -80,6 +83,8 @@ pub enum Input {
     Endpoint,
     /// The whole execution state ([`ExecutionState`](crate::state::ExecutionState)).
     Execution,
+    /// The whole validate output ([`Plan`](crate::state::Plan)).
+    Plan,
 }
 
 /// What a step's Lambda function needs besides the shared defaults (template `Globals`).
@@ -158,6 +163,7 @@ impl Step {
     pub const fn input(self) -> Input {
         match self {
             Step::Validate => Input::Request,
+            Step::Inspect => Input::Plan,
             Step::EnsureEndpointService
             | Step::GetServiceName
             | Step::ConfigureSecurityGroups
@@ -250,6 +256,15 @@ impl Step {
             Step::ConfigureSecurityGroups | Step::CreateVpcEndpoint | Step::TeardownSecret => {
                 (DEFAULT_TIMEOUT, BASE_ENVIRONMENT)
             }
+            // The VPC's interface endpoint quota its check compares with.
+            Step::Inspect => (
+                DEFAULT_TIMEOUT,
+                &[
+                    "ATLAS_CREDENTIALS_SECRET_ARN",
+                    "SECRET_RECOVERY_DAYS",
+                    "INTERFACE_ENDPOINT_QUOTA",
+                ],
+            ),
         };
         FunctionSettings {
             timeout_seconds,
@@ -262,12 +277,26 @@ impl Step {
     /// target account; the Atlas credentials secret (and its KMS key) for steps that call Atlas.
     const fn role_actions(self) -> &'static [&'static str] {
         match self {
+            // DescribeSecret: a teardown reads the secret's protect tag first.
             Step::Validate => &[
                 "secretsmanager:GetSecretValue",
+                "secretsmanager:DescribeSecret",
                 "kms:Decrypt",
                 "ec2:DescribeVpcs",
                 "ec2:DescribeSubnets",
                 "ec2:DescribeSecurityGroups",
+                "sts:AssumeRole",
+            ],
+            // Read only: the Atlas credentials, the database user and the secret's value;
+            // the group and its rules, the VPC's endpoints, the service's zones, the subnets'.
+            Step::Inspect => &[
+                "secretsmanager:GetSecretValue",
+                "kms:Decrypt",
+                "secretsmanager:DescribeSecret",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeVpcEndpoints",
+                "ec2:DescribeVpcEndpointServices",
+                "ec2:DescribeSubnets",
                 "sts:AssumeRole",
             ],
             Step::EnsureEndpointService => &[
@@ -300,6 +329,8 @@ impl Step {
                 "ec2:CreateVpcEndpoint",
                 "ec2:CreateTags",
                 "vpce:AllowMultiRegion",
+                // A verify attaches our group again to our endpoint when it was detached.
+                "ec2:ModifyVpcEndpoint",
                 "sts:AssumeRole",
             ],
             Step::LinkEndpoint | Step::VerifyEndpoint => &[
@@ -368,6 +399,10 @@ impl Step {
         // function (and of the Lambda binary around it) small.
         let step: StepFuture<'_> = match self {
             Step::Validate => Box::pin(async move { to_json(validate(ctx, input).await) }),
+            Step::Inspect => Box::pin(async move {
+                let plan = parse(input)?;
+                to_json(inspect(ctx, plan).await)
+            }),
             Step::EnsureEndpointService => on_work(input, move |w| ensure_endpoint_service(ctx, w)),
             Step::GetServiceName => on_work(input, move |w| get_service_name(ctx, w)),
             Step::ConfigureSecurityGroups => {

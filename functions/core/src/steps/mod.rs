@@ -5,6 +5,7 @@
 //! runner both call [`Step::run`], so what runs locally is what runs in AWS.
 
 mod catalogue;
+mod inspect;
 mod link;
 mod naming;
 pub mod poll;
@@ -19,6 +20,10 @@ mod vpc_endpoint;
 mod work;
 
 pub use catalogue::{FunctionSettings, Input, Step, run_step};
+pub use inspect::{
+    Action, Check, CheckName, EndpointInspection, Inspection, Item, Resource, SecretInspection,
+    inspect,
+};
 pub use link::{link_endpoint, verify_endpoint};
 pub use naming::{execution_name, request_key, vpc_endpoint_client_token};
 pub use rollback::rollback;

@@ -107,6 +107,12 @@ pub async fn ensure_listed(
     Ok(outcome)
 }
 
+/// Whether `service` lists the VPC's region of `plan` in its `supportedRemoteRegions`.
+pub(crate) fn serves_region(service: &EndpointService, plan: &EndpointPlan) -> bool {
+    let region = plan.region.atlas_name();
+    service.supported_remote_regions.iter().any(|r| r == region)
+}
+
 /// Given the service as read (under the lease when there is one): ready when it is ready with
 /// the VPC's region listed; else adds the region to the whole list it read.
 async fn merge(
@@ -123,7 +129,7 @@ async fn merge(
             service.id, service.status
         ))));
     }
-    if service.supported_remote_regions.iter().any(|r| r == region) {
+    if serves_region(service, plan) {
         return Ok(Ok(()));
     }
     // Union: every region listed stays, whoever added it.

@@ -4,7 +4,7 @@ use super::{plan, region_clients, resource_tags};
 use crate::context::Context;
 use crate::error::{ErrorName, StepError};
 use crate::ports::{Ec2, SdkEc2};
-use crate::state::{EndpointWork, SecurityGroupsOut};
+use crate::state::{EndpointPlan, EndpointWork, SecurityGroupsOut};
 
 /// The deterministic name of our group for an endpoint.
 pub fn group_name(request_key: &str) -> String {
@@ -79,19 +79,7 @@ async fn configure(ec2: &impl Ec2, work: &EndpointWork) -> Result<SecurityGroups
             "EC2 returned a security group without id",
         ));
     }
-    let from_groups: Vec<String> = spec
-        .allow_from_security_group_ids
-        .iter()
-        .map(|g| g.to_string())
-        .collect();
-    let mut cidrs: Vec<String> = spec
-        .allow_from_cidrs
-        .iter()
-        .map(|c| c.to_string())
-        .collect();
-    if cidrs.is_empty() && from_groups.is_empty() {
-        cidrs = p.vpc_cidrs.clone();
-    }
+    let (from_groups, cidrs) = wanted_sources(p);
     let added = ec2
         .allow_atlas_ports(&group_id, &from_groups, &cidrs)
         .await?;
@@ -105,6 +93,26 @@ async fn configure(ec2: &impl Ec2, work: &EndpointWork) -> Result<SecurityGroups
         own_group_id: Some(group_id),
         created,
     })
+}
+
+/// The sources our group allows TCP 1024–65535 from: (security groups, CIDRs) as the request
+/// gives them, or the VPC's CIDRs when it gives neither.
+pub(crate) fn wanted_sources(p: &EndpointPlan) -> (Vec<String>, Vec<String>) {
+    let spec = &p.security_groups;
+    let from_groups: Vec<String> = spec
+        .allow_from_security_group_ids
+        .iter()
+        .map(|g| g.to_string())
+        .collect();
+    let mut cidrs: Vec<String> = spec
+        .allow_from_cidrs
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    if cidrs.is_empty() && from_groups.is_empty() {
+        cidrs = p.vpc_cidrs.clone();
+    }
+    (from_groups, cidrs)
 }
 
 #[cfg(test)]

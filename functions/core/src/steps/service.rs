@@ -11,13 +11,34 @@ use crate::ports::{Atlas, Claims, DynamoClaims, HttpAtlas};
 use crate::state::{EndpointWork, ServiceNameOut, ServiceRef};
 
 /// The region's live service among `services`, if any (a DELETING or FAILED one is not reused).
-fn live_service<'a>(services: &'a [EndpointService], region: &str) -> Option<&'a EndpointService> {
+pub(crate) fn live_service<'a>(
+    services: &'a [EndpointService],
+    region: &str,
+) -> Option<&'a EndpointService> {
     services.iter().find(|s| {
         s.region_name
             .as_deref()
             .is_some_and(|r| same_region(r, region))
             && !matches!(s.status, ServiceStatus::Deleting | ServiceStatus::Failed)
     })
+}
+
+/// The region's service that keeps a new one from being created when there is no live one
+/// (Atlas allows one service per region and provider, whatever its status: Admin API, "Create
+/// One Private Endpoint Service for One Provider"): a DELETING one first, else a FAILED one.
+pub(crate) fn blocking_service<'a>(
+    services: &'a [EndpointService],
+    region: &str,
+) -> Option<&'a EndpointService> {
+    let in_region = |status: ServiceStatus| {
+        services.iter().find(move |s| {
+            s.region_name
+                .as_deref()
+                .is_some_and(|r| same_region(r, region))
+                && s.status == status
+        })
+    };
+    in_region(ServiceStatus::Deleting).or_else(|| in_region(ServiceStatus::Failed))
 }
 
 /// Whether every interface endpoint of `service` is being removed (or gone): Atlas removes a
@@ -113,12 +134,9 @@ async fn ensure(
             first_poll_after_seconds: first_poll_after(ctx, existing),
         });
     }
-    if let Some(deleting) = services.iter().find(|s| {
-        s.region_name
-            .as_deref()
-            .is_some_and(|r| same_region(r, region))
-            && s.status == ServiceStatus::Deleting
-    }) {
+    if let Some(deleting) =
+        blocking_service(&services, region).filter(|s| s.status == ServiceStatus::Deleting)
+    {
         // Atlas allows one service per region, the one being deleted included.
         return Err(StepError::new(
             ErrorName::EndpointServiceNotReady,
@@ -128,12 +146,7 @@ async fn ensure(
             ),
         ));
     }
-    if let Some(failed) = services.iter().find(|s| {
-        s.region_name
-            .as_deref()
-            .is_some_and(|r| same_region(r, region))
-            && s.status == ServiceStatus::Failed
-    }) {
+    if let Some(failed) = blocking_service(&services, region) {
         return Err(StepError::new(
             ErrorName::EndpointServiceFailed,
             format!(

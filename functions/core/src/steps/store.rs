@@ -6,18 +6,19 @@ use serde_json::{Map, Value, json};
 use super::atlas_error;
 use super::poll::{not_yet, poll};
 use crate::aws::secrets::{
-    SecretWrite, TAG_CREATED_BY, TAG_OWNER, content_token, owned_by_another,
+    REQUEST_KEY, SecretWrite, TAG_CREATED_BY, TAG_OWNER, content_token, owned_by_another,
 };
 use crate::context::{Context, arn_account, arn_region};
 use crate::error::{ErrorName, StepError};
 use crate::ports::{Atlas, HttpAtlas, SdkSecrets, Secrets};
 use crate::request::ProvisionRequest;
-use crate::state::{ExecutionState, SecretOut};
+use crate::state::{ExecutionState, PhaseDurations, PhaseTimes, SecretOut};
 
 /// Builds the secret's JSON from the cluster description: keys as the Atlas Kubernetes
 /// Operator names them (`connectionStringPrivate`, `connectionStringPrivateSrv`,
 /// `connectionStringPrivateShard`, suffixed `1`, `2`, … for further sets), plus `projectId`,
-/// `clusterName`, `vpcEndpointIds` (comma-separated) and, when given, `username`/`password`.
+/// `clusterName`, `vpcEndpointIds` (comma-separated), the request itself ([`REQUEST_KEY`],
+/// for the drift sweep) and, when given, `username`/`password`.
 ///
 /// `ConnectionStringsNotReady` until the cluster is `IDLE` and every one of `vpce_ids`
 /// appears in a private-endpoint set.
@@ -88,11 +89,135 @@ pub fn secret_content(
     doc.insert("projectId".into(), json!(request.atlas.project_id));
     doc.insert("clusterName".into(), json!(request.atlas.cluster_name));
     doc.insert("vpcEndpointIds".into(), json!(vpce_ids.join(",")));
+    doc.insert(REQUEST_KEY.into(), json!(stored_request(request)));
     if let Some((username, password)) = database_user {
         doc.insert("username".into(), json!(username));
         doc.insert("password".into(), json!(password));
     }
     Ok((doc, sets.len()))
+}
+
+/// The VPC endpoints the secret listed before this write and no longer lists: endpoints of
+/// this request that a repair replaced (EC2 lost them, or someone deleted them), since a live
+/// one is always found again and kept. Their links stay in Atlas otherwise, where they keep the
+/// endpoint service in use after a teardown.
+fn replaced_endpoints(previous: Option<&str>, vpce_ids: &[String]) -> Vec<String> {
+    let Some(previous) = previous.and_then(|p| serde_json::from_str::<Value>(p).ok()) else {
+        return Vec::new();
+    };
+    let listed = previous
+        .get("vpcEndpointIds")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    listed
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && !vpce_ids.iter().any(|ours| ours == id))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Removes the Atlas links of [`replaced_endpoints`], looked up on the request's services (a
+/// link is removed only where it is found: deleting an absent one answers like a removal).
+/// Answers `(service id, vpce id)` of each link removed.
+async fn unlink_replaced(
+    atlas: &impl Atlas,
+    state: &ExecutionState,
+    previous: Option<&str>,
+    vpce_ids: &[String],
+) -> Result<Vec<(String, String)>, StepError> {
+    let replaced = replaced_endpoints(previous, vpce_ids);
+    let project = &state.request.atlas.project_id;
+    let mut services: Vec<&str> = state
+        .endpoints
+        .iter()
+        .filter_map(|e| e.service.as_ref().map(|s| s.service_id.as_str()))
+        .collect();
+    services.sort_unstable();
+    services.dedup();
+    let mut unlinked = Vec::new();
+    for vpce in &replaced {
+        for service in &services {
+            match atlas.get_interface_endpoint(project, service, vpce).await {
+                Ok(_) => {
+                    atlas
+                        .delete_interface_endpoint(project, service, vpce)
+                        .await
+                        .map_err(atlas_error)?;
+                    tracing::info!(execution = %state.execution, vpc_endpoint_id = %vpce, service_id = %service, "removed the link of a replaced VPC endpoint");
+                    unlinked.push(((*service).to_owned(), vpce.clone()));
+                    break;
+                }
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(atlas_error(e)),
+            }
+        }
+    }
+    Ok(unlinked)
+}
+
+/// Polls until Atlas has dropped every link of `unlinked` (`DELETING` until then).
+async fn wait_until_unlinked(
+    ctx: &Context,
+    atlas: &impl Atlas,
+    state: &ExecutionState,
+    unlinked: &[(String, String)],
+) -> Result<(), StepError> {
+    let project = &state.request.atlas.project_id;
+    poll(ctx, "removal of replaced links", || async {
+        for (service, vpce) in unlinked {
+            match atlas.get_interface_endpoint(project, service, vpce).await {
+                Err(e) if e.is_not_found() => {}
+                Ok(_) => {
+                    return not_yet(StepError::new(
+                        ErrorName::ConnectionStringsNotReady,
+                        format!("the link of the replaced {vpce} is still being removed"),
+                    ))
+                    .map(Err);
+                }
+                Err(e) => return not_yet(atlas_error(e)).map(Err),
+            }
+        }
+        Ok(Ok(()))
+    })
+    .await
+}
+
+/// The request as the secret keeps it: JSON text, in provision mode, without `force`, so a
+/// plan, a verify or a forced teardown never changes the stored content.
+fn stored_request(request: &ProvisionRequest) -> String {
+    let mut request = request.clone();
+    request.mode = crate::request::Mode::Provision;
+    request.force = false;
+    serde_json::to_string(&request).unwrap_or_default()
+}
+
+/// How long each phase took, from the times the state machine passed, the start of this
+/// invocation (`store`) and `now` (the secret written); `None` when a time is missing or
+/// unreadable.
+fn phase_durations(
+    times: Option<&PhaseTimes>,
+    store: std::time::SystemTime,
+    now: std::time::SystemTime,
+) -> Option<PhaseDurations> {
+    let parse = |at: &Option<String>| {
+        let at = at.as_deref()?;
+        time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .map(std::time::SystemTime::from)
+    };
+    let times = times?;
+    let (started, validated) = (parse(&times.started_at)?, parse(&times.validated_at)?);
+    let seconds = |from: std::time::SystemTime, to: std::time::SystemTime| {
+        // Millisecond precision: Step Functions' times have no more.
+        (to.duration_since(from).unwrap_or_default().as_millis() as f64) / 1000.0
+    };
+    Some(PhaseDurations {
+        validate_seconds: seconds(started, validated),
+        endpoints_seconds: seconds(validated, store),
+        connection_strings_seconds: seconds(store, now),
+        total_seconds: seconds(started, now),
+    })
 }
 
 /// The region and account-role the secret goes to: the first endpoint's region, in the target
@@ -112,22 +237,29 @@ pub(crate) async fn database_user(
     ctx: &Context,
     request: &ProvisionRequest,
 ) -> Result<Option<(String, String)>, StepError> {
-    let Some(arn) = request.secret.database_user_secret_arn.as_deref() else {
+    let Some((arn, role, region)) = database_user_home(request) else {
         return Ok(None);
     };
-    // Read it in the target account when it lives there, else with our own credentials.
+    let secrets = SdkSecrets::new(ctx.aws.for_region(role, region).await?.secrets);
+    read_database_user(&secrets, arn).await.map(Some)
+}
+
+/// Where the request's database-user secret is read: its ARN, and the role and region of the
+/// clients that read it (in the target account when it lives there, else with our own
+/// credentials); `None` when the request names none.
+pub(crate) fn database_user_home(request: &ProvisionRequest) -> Option<(&str, Option<&str>, &str)> {
+    let arn = request.secret.database_user_secret_arn.as_deref()?;
     let role = request
         .aws
         .role_arn
         .as_deref()
         .filter(|role| arn_account(role) == arn_account(arn));
     let region = arn_region(arn).unwrap_or("us-east-1");
-    let secrets = SdkSecrets::new(ctx.aws.for_region(role, region).await?.secrets);
-    read_database_user(&secrets, arn).await.map(Some)
+    Some((arn, role, region))
 }
 
 /// The username and password of the database-user secret `arn`, read through `secrets`.
-async fn read_database_user(
+pub(crate) async fn read_database_user(
     secrets: &impl Secrets,
     arn: &str,
 ) -> Result<(String, String), StepError> {
@@ -154,21 +286,37 @@ pub async fn store_connection_strings(
     ctx: &Context,
     state: &ExecutionState,
 ) -> Result<SecretOut, StepError> {
+    let invoked = ctx.clock.now();
     let request = &state.request;
     let vpce_ids = endpoint_ids(state)?;
     let atlas = HttpAtlas::polling(&*ctx.atlas(request).await?);
     // Read first: a bad database-user secret fails before any polling.
     let db_user = database_user(ctx, request).await?;
-    let (content, sets) = connection_strings(ctx, &atlas, request, &vpce_ids, db_user).await?;
+    let (content, sets) =
+        connection_strings(ctx, &atlas, request, &vpce_ids, db_user.clone()).await?;
     // The secret's clients (and the target role) only once there is something to write.
     let (role, region) = secret_home(request);
     let secrets = SdkSecrets::new(ctx.aws.for_region(role, region).await?.secrets);
-    let written = write_secret(&secrets, state, &content).await?;
+    let mut written = write_secret(&secrets, state, &content).await?;
+    let unlinked = unlink_replaced(&atlas, state, written.previous.as_deref(), &vpce_ids).await?;
+    let mut sets = sets;
+    if !unlinked.is_empty() {
+        // The strings Atlas published while the replaced links were there may still name
+        // them: once they are gone, store what Atlas publishes then.
+        let vpces: Vec<String> = unlinked.iter().map(|(_, vpce)| vpce.clone()).collect();
+        wait_until_unlinked(ctx, &atlas, state, &unlinked).await?;
+        let (content, again) = connection_strings(ctx, &atlas, request, &vpce_ids, db_user).await?;
+        written = write_secret(&secrets, state, &content).await?;
+        sets = again;
+        tracing::info!(execution = %state.execution, unlinked = ?vpces, "stored the strings again once the replaced links were gone");
+    }
+    let unlinked: Vec<String> = unlinked.into_iter().map(|(_, vpce)| vpce).collect();
     tracing::info!(
         execution = %state.execution,
         secret_arn = %written.arn,
         version_id = %written.version_id,
         connection_string_sets = sets,
+        ?unlinked,
         "stored the private connection strings"
     );
     Ok(SecretOut {
@@ -178,6 +326,8 @@ pub async fn store_connection_strings(
         vpc_endpoint_ids: vpce_ids,
         connection_string_sets: sets,
         created: written.created,
+        durations: phase_durations(state.times.as_ref(), invoked, ctx.clock.now()),
+        unlinked,
     })
 }
 
@@ -321,6 +471,7 @@ pub async fn write_secret_to(
                     arn,
                     version_id: version.clone(),
                     created,
+                    previous: Some(value.clone()),
                 });
             }
             let token = content_token(content, current.as_ref().map(|(_, v)| v.as_str()));
@@ -329,6 +480,7 @@ pub async fn write_secret_to(
                 arn,
                 version_id,
                 created,
+                previous: current.map(|(value, _)| value),
             });
         }
         let mut tagged = tags.to_vec();
@@ -343,6 +495,7 @@ pub async fn write_secret_to(
                 arn,
                 version_id,
                 created: true,
+                previous: None,
             });
         }
         // A racing run created it between our describe and create: write over it.

@@ -9,6 +9,9 @@
 
 mod cluster;
 mod endpoint;
+mod protection;
+
+pub(crate) use cluster::needs_regional_mode;
 
 use clock::Clock;
 use serde::Deserialize;
@@ -16,7 +19,7 @@ use serde_json::Value;
 
 use crate::context::Context;
 use crate::error::{ErrorName, StepError};
-use crate::ports::{HttpAtlas, SdkEc2};
+use crate::ports::{HttpAtlas, SdkEc2, SdkSecrets};
 use crate::request::{Endpoint, ProvisionRequest, parse_request};
 use crate::state::{EndpointPlan, Plan};
 
@@ -80,11 +83,26 @@ pub async fn validate(ctx: &Context, input: Value) -> Result<Plan, StepError> {
     if input.purpose == Purpose::Provision {
         super::store::database_user(ctx, &request).await?;
     }
+    // Teardown of a protected request stops here, before the teardown Map removes anything.
+    if input.purpose == Purpose::Teardown && !request.force {
+        let (role, region) = super::store::secret_location(&request);
+        let secrets = SdkSecrets::new(ctx.aws.for_region(role, region).await?.secrets);
+        protection::check_deletion_protection(&secrets, &request).await?;
+    }
     Ok(Plan {
         execution: input.execution,
+        request_key: request.owner_key(),
         request,
         endpoints,
+        validated_at: Some(rfc3339(ctx.clock.now())),
     })
+}
+
+/// `at` as RFC 3339 (UTC), the form Step Functions gives its own times in.
+pub(crate) fn rfc3339(at: std::time::SystemTime) -> String {
+    time::OffsetDateTime::from(at)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 /// One endpoint's plan, with EC2 in its account and region: the role is assumed here (once per

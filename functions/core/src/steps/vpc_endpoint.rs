@@ -4,6 +4,7 @@ use clock::Clock;
 
 use super::{needs, plan, region_clients, resource_tags, vpc_endpoint_client_token};
 use crate::aws::consistency::list_until_shown;
+use crate::aws::ec2::SubnetInfo;
 use crate::context::Context;
 use crate::error::{ErrorName, StepError};
 use crate::ports::{Ec2, SdkEc2};
@@ -56,6 +57,7 @@ async fn find_or_create(
     if let Some(found) = existing.first() {
         let created = found.created_by.as_deref() == Some(work.execution.as_str());
         tracing::info!(execution = %work.execution, vpc_endpoint_id = %found.id, created, "found the VPC endpoint");
+        reattach_groups(ec2, work, found, groups).await?;
         return Ok(VpcEndpointOut {
             vpc_endpoint_id: found.id.clone(),
             created,
@@ -104,6 +106,29 @@ async fn find_or_create(
     ))
 }
 
+/// Attaches the endpoint's security groups that someone detached from an endpoint of ours
+/// (one carrying our tags): the repair of a `verify` (inspect reports it as
+/// `vpcEndpointSecurityGroup`). An endpoint made by hand and adopted is left as it is.
+async fn reattach_groups(
+    ec2: &impl Ec2,
+    work: &EndpointWork,
+    found: &crate::aws::ec2::VpcEndpointInfo,
+    groups: &[String],
+) -> Result<(), StepError> {
+    let missing: Vec<String> = groups
+        .iter()
+        .filter(|g| !found.security_group_ids.contains(g))
+        .cloned()
+        .collect();
+    if missing.is_empty() || found.created_by.is_none() {
+        return Ok(());
+    }
+    ec2.add_vpc_endpoint_security_groups(&found.id, &missing)
+        .await?;
+    tracing::info!(execution = %work.execution, vpc_endpoint_id = %found.id, ?missing, "attached the endpoint's security groups again");
+    Ok(())
+}
+
 /// The request's subnets that AWS can use for an endpoint to `service_name`: in a zone the
 /// service supports, one per zone (AWS refuses the call otherwise; PrivateLink guide,
 /// "Availability Zones"), in the request's order. None usable is the request's fault.
@@ -129,17 +154,16 @@ async fn usable_subnets(
         Some(zones)
     };
     let subnets = ec2.describe_subnets(&p.subnet_ids).await?;
-    let mut chosen: Vec<(String, String)> = Vec::new();
-    for id in &p.subnet_ids {
-        let Some(subnet) = subnets.iter().find(|s| &s.subnet_id == id) else {
-            continue;
-        };
-        if zones.as_ref().is_some_and(|z| !z.contains(&subnet.zone)) {
-            tracing::info!(execution = %work.execution, subnet_id = %id, zone = %subnet.zone, "skipping a subnet in a zone the Atlas service does not support");
-        } else if chosen.iter().any(|(_, z)| *z == subnet.zone) {
-            tracing::info!(execution = %work.execution, subnet_id = %id, zone = %subnet.zone, "skipping a second subnet in one zone");
-        } else {
-            chosen.push((id.clone(), subnet.zone.clone()));
+    let (chosen, skipped) = choose_subnets(&p.subnet_ids, &subnets, zones.as_deref());
+    for (subnet, why) in skipped {
+        let (id, zone) = (&subnet.subnet_id, &subnet.zone);
+        match why {
+            Skip::UnsupportedZone => {
+                tracing::info!(execution = %work.execution, subnet_id = %id, zone = %zone, "skipping a subnet in a zone the Atlas service does not support")
+            }
+            Skip::SecondInZone => {
+                tracing::info!(execution = %work.execution, subnet_id = %id, zone = %zone, "skipping a second subnet in one zone")
+            }
         }
     }
     if chosen.is_empty() {
@@ -165,7 +189,41 @@ async fn usable_subnets(
             why,
         ));
     }
-    Ok(chosen.into_iter().map(|(id, _)| id).collect())
+    Ok(chosen.into_iter().map(|s| s.subnet_id.clone()).collect())
+}
+
+/// Why [`choose_subnets`] leaves a subnet of the request out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Skip {
+    /// Its zone is not one the service supports.
+    UnsupportedZone,
+    /// An earlier subnet of the request is in its zone.
+    SecondInZone,
+}
+
+/// The zone rule of a new endpoint: of the request's subnets `wanted` (in its order), as
+/// described in `subnets` (missing ones are left out), those in a zone of `zones` (`None`:
+/// any zone, as across regions), one per zone; and the others with why.
+pub(crate) fn choose_subnets<'a>(
+    wanted: &[String],
+    subnets: &'a [SubnetInfo],
+    zones: Option<&[String]>,
+) -> (Vec<&'a SubnetInfo>, Vec<(&'a SubnetInfo, Skip)>) {
+    let mut chosen: Vec<&SubnetInfo> = Vec::new();
+    let mut skipped = Vec::new();
+    for id in wanted {
+        let Some(subnet) = subnets.iter().find(|s| &s.subnet_id == id) else {
+            continue;
+        };
+        if zones.is_some_and(|z| !z.contains(&subnet.zone)) {
+            skipped.push((subnet, Skip::UnsupportedZone));
+        } else if chosen.iter().any(|c| c.zone == subnet.zone) {
+            skipped.push((subnet, Skip::SecondInZone));
+        } else {
+            chosen.push(subnet);
+        }
+    }
+    (chosen, skipped)
 }
 
 #[cfg(test)]

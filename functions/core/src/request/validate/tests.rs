@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::error::ErrorName;
-use crate::request::{AwsRegion, KmsKeyId, RoleArn, SecretArn, VpcId};
+use crate::request::{AwsRegion, KmsKeyId, Mode, RoleArn, SecretArn, VpcId};
 
 const PROJECT: &str = "5f1d3a2b4c6e8f0a1b2c3d4e";
 const ROLE: &str = "arn:aws:iam::123456789012:role/platform/AtlasPrivateLink";
@@ -557,7 +557,8 @@ fn serialized_request_is_valid_input_with_defaults_written_out() {
                                     "allowFromCidrs": [], "attachSecurityGroupIds": [] }
             } ],
             "secret": { "name": format!("atlas/{PROJECT}/Cluster0/privatelink/{}", &request.owner_key()[..8]) },
-            "tags": {}
+            "tags": {},
+            "mode": "provision"
         })
     );
 
@@ -568,6 +569,19 @@ fn serialized_request_is_valid_input_with_defaults_written_out() {
         let back: ProvisionRequest = serde_json::from_value(json).expect("deserialize");
         assert_eq!(back, request);
     }
+}
+
+#[test]
+fn mode_and_force_are_read_and_a_bad_mode_is_named() {
+    let input = apply(base(), vec![set("/mode", "verify"), set("/force", true)]);
+    let request = parse_request(&input).expect("valid");
+    assert_eq!(request.mode, Mode::Verify);
+    assert!(request.force);
+    let default = parse_request(&base()).expect("valid");
+    assert_eq!((default.mode, default.force), (Mode::Provision, false));
+    let bad = apply(base(), vec![set("/mode", "destroy")]);
+    let e = parse_request(&bad).expect_err("unknown mode");
+    assert!(e.message.starts_with("mode: "), "{e}");
 }
 
 #[test]

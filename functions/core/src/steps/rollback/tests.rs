@@ -261,6 +261,8 @@ async fn the_secret_goes_when_recorded_or_tagged_by_this_execution() {
         vpc_endpoint_ids: vec![VPCE.into()],
         connection_string_sets: 1,
         created: true,
+        durations: None,
+        unlinked: Vec::new(),
     });
     let removed = run(
         &FakeEc2::default(),

@@ -217,3 +217,90 @@ async fn the_database_user_needs_a_username_and_a_password() {
     );
     assert!(!err.message.contains("app\""), "no secret value in errors");
 }
+
+#[test]
+fn the_stored_request_is_in_provision_mode_and_parses_back() {
+    let mut request = stored_state().request;
+    request.mode = crate::request::Mode::Verify;
+    request.force = true;
+    let text = stored_request(&request);
+    let back = crate::request::parse_request(&serde_json::from_str(&text).expect("JSON"))
+        .expect("a valid request");
+    assert_eq!(back.mode, crate::request::Mode::Provision);
+    assert!(!back.force);
+    assert_eq!(back.owner_key(), request.owner_key());
+}
+
+#[test]
+fn phase_durations_come_from_the_state_machines_times() {
+    use std::time::{Duration, SystemTime};
+    let times = PhaseTimes {
+        started_at: Some("2026-12-01T10:00:00Z".into()),
+        validated_at: Some("2026-12-01T10:00:02.5Z".into()),
+    };
+    let at = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_119_200 + s);
+    let d = phase_durations(Some(&times), at(300), at(310)).expect("all times");
+    assert_eq!(d.validate_seconds, 2.5);
+    assert_eq!(d.endpoints_seconds, 297.5);
+    assert_eq!(d.connection_strings_seconds, 10.0);
+    assert_eq!(d.total_seconds, 310.0);
+    let missing = PhaseTimes {
+        validated_at: None,
+        ..times
+    };
+    assert_eq!(phase_durations(Some(&missing), at(300), at(310)), None);
+    assert_eq!(phase_durations(None, at(300), at(310)), None);
+}
+#[test]
+fn replaced_endpoints_are_those_the_secret_listed_and_no_longer_does() {
+    let previous = r#"{"vpcEndpointIds":"vpce-0old,vpce-0ours"}"#;
+    assert_eq!(
+        replaced_endpoints(Some(previous), &[VPCE.to_owned()]),
+        ["vpce-0old"]
+    );
+    assert!(replaced_endpoints(Some(previous), &["vpce-0old".into(), VPCE.into()]).is_empty());
+    assert!(replaced_endpoints(None, &[VPCE.to_owned()]).is_empty());
+    assert!(replaced_endpoints(Some("not json"), &[VPCE.to_owned()]).is_empty());
+}
+
+#[tokio::test]
+async fn the_link_of_a_replaced_endpoint_is_removed_where_it_is_found() {
+    use crate::ports::fake_atlas::Call as AtlasCall;
+    use crate::state::ServiceRef;
+    use atlas_api::models::ConnectionStatus;
+    let atlas = FakeAtlas::default();
+    atlas.seed_link("svc-b", "vpce-0old", ConnectionStatus::Available);
+    let mut s = stored_state();
+    let service = |id: &str| ServiceRef {
+        service_id: id.into(),
+        created: false,
+        first_poll_after_seconds: 0,
+    };
+    s.endpoints[0].service = Some(service("svc-a"));
+    let mut second = s.endpoints[0].clone();
+    second.service = Some(service("svc-b"));
+    s.endpoints.push(second);
+    let previous = r#"{"vpcEndpointIds":"vpce-0old,vpce-0ours"}"#;
+    let unlinked = unlink_replaced(&atlas, &s, Some(previous), &[VPCE.to_owned()])
+        .await
+        .expect("unlinked");
+    assert_eq!(unlinked, [("svc-b".to_owned(), "vpce-0old".to_owned())]);
+    assert_eq!(
+        atlas.writes(),
+        [AtlasCall::DeleteInterfaceEndpoint {
+            service_id: "svc-b".into(),
+            vpce: "vpce-0old".into()
+        }]
+    );
+    // Nothing replaced: no Atlas call at all.
+    let quiet = FakeAtlas::default();
+    let none = unlink_replaced(
+        &quiet,
+        &s,
+        Some(previous),
+        &["vpce-0old".into(), VPCE.into()],
+    )
+    .await
+    .expect("nothing");
+    assert!(none.is_empty() && quiet.calls().is_empty());
+}

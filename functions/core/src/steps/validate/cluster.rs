@@ -118,7 +118,7 @@ pub(super) async fn check_cluster(
 /// mode: a sharded or global cluster with nodes in more than one region (Atlas Admin API,
 /// "Toggle Regionalized Private Endpoint Status": the mode is what lets each region's
 /// endpoint reach that region's mongos; replica sets are connected without it).
-pub(super) fn needs_regional_mode(cluster_type: Option<&str>, regions: usize) -> bool {
+pub(crate) fn needs_regional_mode(cluster_type: Option<&str>, regions: usize) -> bool {
     regions > 1 && matches!(cluster_type, Some("SHARDED" | "GEOSHARDED"))
 }
 
@@ -153,6 +153,16 @@ async fn ensure_regional_mode(
                  to let this run turn it on, or turn it on in Atlas yourself"
             ),
         ));
+    }
+    // A plan writes nothing: inspect reports the mode as off (its regionalMode check), and a
+    // provisioning with this consent turns it on.
+    if request.mode == crate::request::Mode::Plan {
+        tracing::info!(
+            project,
+            cluster,
+            "plan: the regional mode is off and would be turned on"
+        );
+        return Ok(());
     }
     match atlas.set_regional_mode(project, true).await {
         Ok(true) => {

@@ -235,6 +235,15 @@ async fn mode_off_with_consent_is_turned_on_once() {
 }
 
 #[tokio::test]
+async fn a_plan_with_consent_reads_the_mode_and_does_not_turn_it_on() {
+    let (atlas, mut r) = sharded_request(true);
+    r.mode = crate::request::Mode::Plan;
+    check_cluster(&atlas, &r).await.expect("a plan");
+    assert_eq!(mode_calls(&atlas), [AtlasCall::GetRegionalMode]);
+    assert!(!*lock(&atlas.regional_mode));
+}
+
+#[tokio::test]
 async fn mode_already_on_is_not_patched() {
     for consent in [false, true] {
         let (atlas, r) = sharded_request(consent);

@@ -97,6 +97,37 @@ async fn an_endpoint_made_by_other_means_is_adopted_and_nothing_is_created() {
 }
 
 #[tokio::test]
+async fn a_group_detached_from_our_endpoint_is_attached_again_and_only_then() {
+    let fake = zoned_fake();
+    let mut ours = Endpoint::new("vpce-0ours", Some("an-earlier-execution"));
+    ours.security_group_ids = vec!["sg-0user".into()];
+    lock(&fake.endpoints).push(ours);
+    run(&fake, &VirtualClock::new(), &endpoint_work(false, &[A1]))
+        .await
+        .expect("found");
+    assert_eq!(
+        fake.writes(),
+        [Call::AddVpcEndpointSecurityGroups {
+            id: "vpce-0ours".into(),
+            groups: vec![GROUP.into()]
+        }]
+    );
+    // Attached now: a second run changes nothing.
+    let before = fake.writes().len();
+    run(&fake, &VirtualClock::new(), &endpoint_work(false, &[A1]))
+        .await
+        .expect("found");
+    assert_eq!(fake.writes().len(), before);
+    // An endpoint made by hand keeps its groups as they are.
+    let hand = zoned_fake();
+    lock(&hand.endpoints).push(Endpoint::new("vpce-0hand", None));
+    run(&hand, &VirtualClock::new(), &endpoint_work(false, &[A1]))
+        .await
+        .expect("adopted");
+    assert!(hand.writes().is_empty());
+}
+
+#[tokio::test]
 async fn an_endpoint_this_execution_made_is_found_and_still_ours() {
     let fake = zoned_fake();
     lock(&fake.endpoints).push(Endpoint::new("vpce-0ours", Some(EXECUTION)));
