@@ -566,7 +566,18 @@ impl<'r> Exec<'r> {
                 .state(visit.name)
                 .resource(resource),
         );
-        let call = self.runner.invoker.invoke(resource, effective);
+        let task_context = crate::TaskContext {
+            execution_arn: &self.info.id,
+            execution_name: &self.info.name,
+            state_machine_arn: &self.info.state_machine_id,
+            state_machine_name: &self.info.state_machine_name,
+            state_name: visit.name,
+            retry_count,
+        };
+        let call = self
+            .runner
+            .invoker
+            .invoke_in(task_context, resource, effective);
         let outcome = match timeout {
             Some(seconds) => {
                 with_timeout(

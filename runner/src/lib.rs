@@ -108,6 +108,25 @@ impl std::fmt::Display for TaskFailure {
 
 impl std::error::Error for TaskFailure {}
 
+/// What the runner tells a [`TaskInvoker`] about the task attempt it asks for: the execution
+/// and state it belongs to (what AWS's service integrations know without the definition
+/// passing it; `events:putEvents` appends the two ARNs to each entry's `Resources`, say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskContext<'a> {
+    /// The execution's ARN (`$$.Execution.Id`).
+    pub execution_arn: &'a str,
+    /// The execution's name (`$$.Execution.Name`).
+    pub execution_name: &'a str,
+    /// The state machine's ARN (`$$.StateMachine.Id`).
+    pub state_machine_arn: &'a str,
+    /// The state machine's name (`$$.StateMachine.Name`).
+    pub state_machine_name: &'a str,
+    /// The Task state's name (`$$.State.Name`).
+    pub state_name: &'a str,
+    /// Which attempt this is (`$$.State.RetryCount`: 0 for the first).
+    pub retry_count: u32,
+}
+
 /// Runs the work of Task states in-process.
 pub trait TaskInvoker: Send + Sync {
     /// Runs one task attempt. `resource` is the Task's `Resource` after `${...}` substitution;
@@ -118,6 +137,19 @@ pub trait TaskInvoker: Send + Sync {
         resource: &'a str,
         input: Value,
     ) -> BoxFuture<'a, Result<Value, TaskFailure>>;
+
+    /// The same, knowing the execution and state ([`TaskContext`]): what the runner calls.
+    /// The default ignores the context and calls [`TaskInvoker::invoke`]; an invoker that
+    /// serves a service integration needing it (or wraps one that does) overrides this.
+    fn invoke_in<'a>(
+        &'a self,
+        task: TaskContext<'a>,
+        resource: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
+        let _ = task;
+        self.invoke(resource, input)
+    }
 }
 
 /// A [`TaskInvoker`] made from a closure taking the resource and the input.

@@ -95,3 +95,94 @@ async fn default_execution_names_are_uuids_reproducible_by_seed() {
     assert_eq!(a["n"].as_str().map(str::len), Some(36));
     assert_ne!(a["n"], a["u"]);
 }
+
+/// A [`asl_runner::TaskContext`], owned: execution ARN and name, state machine ARN and name,
+/// state name, retry count.
+type Seen = (String, String, String, String, String, u32);
+
+/// Records the [`asl_runner::TaskContext`] of every task attempt.
+struct ContextRecorder {
+    seen: std::sync::Mutex<Vec<Seen>>,
+}
+
+impl TaskInvoker for ContextRecorder {
+    fn invoke<'a>(
+        &'a self,
+        _resource: &'a str,
+        _input: Value,
+    ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
+        async {
+            Err(TaskFailure::new(
+                "NoContext",
+                "the runner must call invoke_in",
+            ))
+        }
+        .boxed()
+    }
+
+    fn invoke_in<'a>(
+        &'a self,
+        task: asl_runner::TaskContext<'a>,
+        _resource: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
+        let attempt = task.retry_count;
+        self.seen.lock().expect("seen").push((
+            task.execution_arn.to_owned(),
+            task.execution_name.to_owned(),
+            task.state_machine_arn.to_owned(),
+            task.state_machine_name.to_owned(),
+            task.state_name.to_owned(),
+            attempt,
+        ));
+        async move {
+            if attempt == 0 {
+                Err(TaskFailure::new("Again", "first attempt fails"))
+            } else {
+                Ok(input)
+            }
+        }
+        .boxed()
+    }
+}
+
+#[tokio::test]
+async fn task_invokers_are_told_the_execution_the_state_machine_and_the_attempt() {
+    let def = json!({"StartAt": "Publish", "States": {"Publish": {"Type": "Task",
+        "Resource": "arn:aws:states:::events:putEvents",
+        "Retry": [{"ErrorEquals": ["Again"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+        "End": true}}});
+    let recorder = Arc::new(ContextRecorder {
+        seen: std::sync::Mutex::new(Vec::new()),
+    });
+    let runner = Runner::new(
+        machine(def),
+        recorder.clone(),
+        RunnerConfig::virtual_time(VirtualClock::starting_at(origin()))
+            .state_machine_name("provision"),
+    );
+    let r = runner
+        .run_with(
+            json!({}),
+            ExecutionOptions {
+                name: Some("run-7".into()),
+            },
+        )
+        .await;
+    assert!(r.succeeded(), "{:?}", r.status);
+    let execution = "arn:aws:states:us-east-1:123456789012:execution:provision:run-7";
+    let machine_arn = "arn:aws:states:us-east-1:123456789012:stateMachine:provision";
+    let seen = recorder.seen.lock().expect("seen").clone();
+    let expected = |attempt| {
+        (
+            execution.to_owned(),
+            "run-7".to_owned(),
+            machine_arn.to_owned(),
+            "provision".to_owned(),
+            "Publish".to_owned(),
+            attempt,
+        )
+    };
+    assert_eq!(seen, vec![expected(0), expected(1)]);
+    assert_eq!(r.execution_arn, execution);
+}
