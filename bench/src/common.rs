@@ -48,10 +48,11 @@ pub struct RecordingInvoker {
 }
 
 impl RecordingInvoker {
-    /// An invoker on `ctx`.
-    pub fn new(ctx: Arc<Context>) -> Self {
+    /// An invoker on `ctx`, publishing the state machines' events with `events`
+    /// ([`events`]).
+    pub fn new(ctx: Arc<Context>, events: aws_sdk_eventbridge::Client) -> Self {
         Self {
-            inner: StepInvoker::new(ctx.clone()),
+            inner: StepInvoker::new(ctx.clone(), events),
             ctx,
             log: Mutex::new(Vec::new()),
         }
@@ -72,10 +73,35 @@ impl TaskInvoker for RecordingInvoker {
         resource: &'a str,
         input: Value,
     ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
+        self.call(None, resource, input)
+    }
+
+    fn invoke_in<'a>(
+        &'a self,
+        task: asl_runner::TaskContext<'a>,
+        resource: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
+        self.call(Some(task), resource, input)
+    }
+}
+
+impl RecordingInvoker {
+    /// One attempt through the inner invoker (told the execution when the runner told this
+    /// one), recorded.
+    fn call<'a>(
+        &'a self,
+        task: Option<asl_runner::TaskContext<'a>>,
+        resource: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
         Box::pin(async move {
             let start = self.ctx.clock.now();
             let wall = Instant::now();
-            let result = self.inner.invoke(resource, input).await;
+            let result = match task {
+                Some(task) => self.inner.invoke_in(task, resource, input).await,
+                None => self.inner.invoke(resource, input).await,
+            };
             let record = Invocation {
                 step: step_of(resource).map_or(resource, |s| s.name()).to_owned(),
                 start,
@@ -89,6 +115,12 @@ impl TaskInvoker for RecordingInvoker {
             result
         })
     }
+}
+
+/// EventBridge on the stack's AWS front (moto's default bus), for the state machines'
+/// completion events.
+pub async fn events(stack: &DevStack) -> aws_sdk_eventbridge::Client {
+    aws_sdk_eventbridge::Client::new(&stack.sdk_config("us-east-1").await)
 }
 
 /// A step context on the stack's AWS front and `clock` with the default (production)

@@ -11,8 +11,8 @@ use devstack::{Acceptance, DevStack, Moto, Realism, create_credentials_secret, c
 use serde_json::{Value, json};
 
 use crate::common::{
-    Invocation, RecordingInvoker, SplitMix64, context, execute, failure, max, median, project_id,
-    provision_runner, secs_between, verdict,
+    Invocation, RecordingInvoker, SplitMix64, context, events, execute, failure, max, median,
+    project_id, provision_runner, secs_between, verdict,
 };
 
 /// Lambda memory the model bills (MB).
@@ -292,7 +292,10 @@ async fn one_run(
         "tags": {"team": "bench"}
     });
     // A fresh context per run: every run fetches its own Atlas token, as a cold function would.
-    let invoker = Arc::new(RecordingInvoker::new(context(&lab.stack, &lab.clock).await));
+    let invoker = Arc::new(RecordingInvoker::new(
+        context(&lab.stack, &lab.clock).await,
+        events(&lab.stack).await,
+    ));
     let runner = provision_runner(invoker.clone(), &lab.clock)?;
     let before = lab.sim.counters();
     let result = execute(&runner, request, &format!("bench-lag-{i}")).await;

@@ -15,8 +15,8 @@ use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
 use crate::common::{
-    RecordingInvoker, context, execute, failure, project_id, provision_runner, secs_between,
-    verdict,
+    RecordingInvoker, context, events, execute, failure, project_id, provision_runner,
+    secs_between, verdict,
 };
 
 const REGION: &str = "us-east-1";
@@ -98,7 +98,10 @@ pub async fn run(
         &sim.base_url(),
     )
     .await?;
-    let invoker = Arc::new(RecordingInvoker::new(context(&stack, &clock).await));
+    let invoker = Arc::new(RecordingInvoker::new(
+        context(&stack, &clock).await,
+        events(&stack).await,
+    ));
     let runner = Arc::new(provision_runner(invoker.clone(), &clock)?);
 
     // One run alone, on its own project, as the reference.

@@ -1,7 +1,8 @@
 //! `atlas-privatelink demo`: a whole provisioning and teardown on this machine. Starts moto and
 //! the Atlas simulator (virtual time, realistic delays), seeds a VPC, subnets, a cluster and
 //! the Atlas credentials, runs `provision.asl.json` with the real step code, prints the
-//! timeline and the stored secret (password masked), tears everything down, and stops what it
+//! timeline, the stored secret (password masked) and the completion events each execution
+//! published (read back from moto's EventBridge), tears everything down, and stops what it
 //! started.
 
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use asl_runner::{ExecutionResult, ExecutionStatus, RunnerConfig};
 use devstack::{LocalWorld, Moto, WorldSpec};
 use serde_json::{Value, json};
 
-use crate::local::{StepInvoker, run_machine, world_context};
+use crate::local::{StepInvoker, run_machine, world_context, world_events};
 use crate::machines::Machine;
 use crate::timeline::Timeline;
 
@@ -55,7 +56,10 @@ async fn provision_and_teardown(world: &LocalWorld<'_>) -> Result<(), String> {
         "== request\n{}",
         serde_json::to_string_pretty(&request).unwrap_or_default()
     );
-    let invoker = Arc::new(StepInvoker::new(world_context(world).await));
+    let invoker = Arc::new(StepInvoker::new(
+        world_context(world).await,
+        world_events(world).await,
+    ));
 
     eprintln!("== provisioning (statemachine/provision.asl.json)");
     let provisioned = execute(
@@ -93,9 +97,10 @@ async fn provision_and_teardown(world: &LocalWorld<'_>) -> Result<(), String> {
         provisioned.state_transitions,
         world.stack.sim.counters().total_requests()
     );
+    print_events(world, &provisioned).await?;
 
     eprintln!("== tearing down (statemachine/teardown.asl.json)");
-    execute(
+    let torn_down = execute(
         &invoker,
         world,
         Machine::Teardown,
@@ -103,6 +108,18 @@ async fn provision_and_teardown(world: &LocalWorld<'_>) -> Result<(), String> {
         "demo-teardown",
     )
     .await?;
+    print_events(world, &torn_down).await?;
+    Ok(())
+}
+
+/// The events `result`'s execution published (EventBridge, source `atlas-privatelink`), one
+/// line each: detail type and ids, never a secret's content.
+async fn print_events(world: &LocalWorld<'_>, result: &ExecutionResult) -> Result<(), String> {
+    let events = world.events_of(&result.execution_arn).await?;
+    eprintln!("== events published: {}", events.len());
+    for event in events {
+        eprintln!("   {}", event.summary());
+    }
     Ok(())
 }
 

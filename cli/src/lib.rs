@@ -9,6 +9,7 @@ pub mod local;
 #[cfg(feature = "local-world")]
 pub mod localstack;
 pub mod machines;
+pub mod plan;
 #[cfg(feature = "local-world")]
 pub mod scenarios;
 pub mod timeline;

@@ -1,5 +1,6 @@
 //! The state machine definitions (the very files in `statemachine/`, compiled in) and the
-//! substitutions that stand in for the deployed Lambda ARNs when they run locally.
+//! substitutions that stand in for the deployed Lambda ARNs (and the stack's event bus) when
+//! they run locally.
 
 use std::collections::HashMap;
 
@@ -14,12 +15,21 @@ pub const TEARDOWN: &str = include_str!("../../statemachine/teardown.asl.json");
 /// Prefix of the local stand-in function ARNs.
 const LOCAL_ARN_PREFIX: &str = "arn:aws:lambda:us-east-1:000000000000:function:atlas-privatelink-";
 
+/// The Step Functions optimized integration that publishes the completion events to
+/// EventBridge (the only Task resource of the state machines that is not a step's function).
+pub const PUT_EVENTS: &str = "arn:aws:states:::events:putEvents";
+
+/// The event bus the state machines publish to locally (the template's `EventBusName`
+/// parameter defaults to it too).
+pub const LOCAL_EVENT_BUS: &str = "default";
+
 /// Substitutions naming a local stand-in ARN for every step's function (the catalogue's
-/// `${…FunctionArn}` placeholders).
+/// `${…FunctionArn}` placeholders), and the local event bus (`${EventBusName}`).
 pub fn local_substitutions() -> HashMap<String, String> {
     Step::ALL
         .into_iter()
         .map(|step| (step.asl_placeholder(), local_arn(step)))
+        .chain([("EventBusName".to_owned(), LOCAL_EVENT_BUS.to_owned())])
         .collect()
 }
 
@@ -61,6 +71,21 @@ impl Machine {
         }
     }
 
+    /// The state machine's logical id in `infra/template.yaml`.
+    pub fn logical_id(self) -> &'static str {
+        match self {
+            Machine::Provision => "ProvisionStateMachine",
+            Machine::Teardown => "TeardownStateMachine",
+        }
+    }
+
+    /// The machine named `name` ([`Machine::name`]).
+    pub fn from_name(name: &str) -> Option<Machine> {
+        [Machine::Provision, Machine::Teardown]
+            .into_iter()
+            .find(|m| m.name() == name)
+    }
+
     /// Parses the definition with the local substitutions.
     pub fn load(self) -> Result<StateMachine, DefinitionErrors> {
         load_definition(self.definition(), &local_substitutions())
@@ -78,8 +103,21 @@ mod tests {
                 .load()
                 .unwrap_or_else(|e| panic!("{machine:?}: {e}"));
             for resource in loaded.task_resources() {
-                assert!(step_of(&resource).is_some(), "{machine:?}: {resource}");
+                assert!(
+                    step_of(&resource).is_some() || resource == PUT_EVENTS,
+                    "{machine:?}: {resource} is neither a step's function nor events:putEvents"
+                );
             }
+            // Both publish completion events, to the bus the substitution names.
+            assert!(
+                loaded.task_resources().contains(&PUT_EVENTS.to_owned()),
+                "{machine:?} publishes no event"
+            );
+            assert!(
+                machine
+                    .definition()
+                    .contains("\"EventBusName\": \"${EventBusName}\"")
+            );
         }
     }
 
@@ -109,11 +147,13 @@ mod tests {
     #[test]
     fn the_state_machines_match_on_our_error_names_and_retry_only_retryable_ones() {
         use privatelink_core::ErrorName;
-        // Names that come from Step Functions or Lambda rather than from our steps.
+        // Names that come from Step Functions, Lambda or the EventBridge integration
+        // (`EventBridge.FailedEntry`, …) rather than from our steps.
         let foreign = |name: &str| {
             name.starts_with("States.")
                 || name.starts_with("Lambda.")
                 || name.starts_with("Sandbox.")
+                || name.starts_with("EventBridge.")
         };
         for machine in [Machine::Provision, Machine::Teardown] {
             let definition: serde_json::Value =
@@ -134,6 +174,14 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn machines_are_found_by_name() {
+        for machine in [Machine::Provision, Machine::Teardown] {
+            assert_eq!(Machine::from_name(machine.name()), Some(machine));
+        }
+        assert_eq!(Machine::from_name("StateMachine"), None);
     }
 
     #[test]

@@ -40,6 +40,23 @@ enum Command {
     Run(RunArgs),
     /// Runs statemachine/teardown.asl.json locally, like `run`.
     Teardown(RunArgs),
+    /// Validates a request and inspects what exists (writing nothing): per endpoint what a
+    /// provisioning would create, adopt, change or remove, the secret's changed keys, the
+    /// pre-checks, and "nothing to do" when all is in place. Exits 2 when validate refuses the
+    /// request, 1 when a check fails, else 0.
+    Plan {
+        /// The request JSON file.
+        request: PathBuf,
+        /// Print the inspection as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Inspect the local stack started by `atlas-privatelink local up` (in `--dir`).
+        #[arg(long)]
+        local: bool,
+        /// The local stack's directory.
+        #[arg(long, default_value = ".local")]
+        dir: PathBuf,
+    },
     /// The whole thing on this machine: moto and the Atlas simulator, a provisioning, the
     /// stored secret, and a teardown.
     #[cfg(feature = "local-world")]
@@ -119,7 +136,10 @@ async fn run_local(machine: Machine, args: RunArgs) -> Result<ExitCode, String> 
         AwsClients::load().await,
         Settings::from_env(),
     );
-    let invoker = Arc::new(StepInvoker::new(Arc::new(ctx)));
+    let invoker = Arc::new(StepInvoker::new(
+        Arc::new(ctx),
+        atlas_privatelink::local::default_events_client().await,
+    ));
     eprintln!("execution {name}");
     let config = RunnerConfig::with_clock(clock).listener(Timeline::to_stderr());
     let result = run_machine(invoker, machine, request, &name, config)
@@ -221,6 +241,17 @@ async fn main() -> ExitCode {
         Command::Validate { request } => validate(request),
         Command::Run(args) => run_local(Machine::Provision, args).await,
         Command::Teardown(args) => run_local(Machine::Teardown, args).await,
+        Command::Plan {
+            request,
+            json,
+            local,
+            dir,
+        } => match read_request(&request) {
+            Ok(request) => atlas_privatelink::plan::command(&request, json, local.then_some(&*dir))
+                .await
+                .map(ExitCode::from),
+            Err(e) => Err(e),
+        },
         #[cfg(feature = "local-world")]
         Command::Demo => atlas_privatelink::demo::run()
             .await

@@ -2,38 +2,9 @@
 //! The README's "Running it → Locally" sequence, as written: `local up` → `run --local` →
 //! `teardown --local` → `local down`, with the binary a user runs.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn cli(dir: &Path, args: &[&str], env: &[(String, String)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_atlas-privatelink"))
-        .args(args)
-        .current_dir(dir)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .output()
-        .expect("atlas-privatelink runs")
-}
-
-/// `export A=1 B=2` → `[(A, 1), (B, 2)]`.
-fn exports(line: &str) -> Vec<(String, String)> {
-    line.trim()
-        .trim_start_matches("export ")
-        .split_whitespace()
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-/// Stops the stack however the test ends.
-struct Down<'a>(&'a Path);
-
-impl Drop for Down<'_> {
-    fn drop(&mut self) {
-        if self.0.join(".local/state.json").exists() {
-            let _ = cli(self.0, &["local", "down"], &[]);
-        }
-    }
-}
+use common::{Down, cli, exports};
 
 #[test]
 fn the_documented_local_sequence_works_as_written() {

@@ -8,9 +8,12 @@
 //! * [`seed`]: what exists before a request arrives (a network, credentials, a database user);
 //! * [`world`]: [`LocalWorld`], a stack seeded for a request (cluster, VPCs, credentials),
 //!   and the [`Inventory`] of what the workflow left in AWS and Atlas;
-//! * [`recorder`]: every AWS call each function makes, for the IAM test.
+//! * [`recorder`]: every AWS call each function makes, for the IAM test;
+//! * [`events`]: the event tap, which reads back the completion events the state machines
+//!   publish to EventBridge.
 #![warn(missing_docs)]
 
+pub mod events;
 pub mod front;
 pub mod moto;
 pub mod realism;
@@ -19,6 +22,7 @@ pub mod seed;
 pub mod stack;
 pub mod world;
 
+pub use events::{EventTap, PublishedEvent};
 pub use front::{AwsFront, AwsModels};
 pub use moto::Moto;
 pub use realism::{Acceptance, Realism};

@@ -1,6 +1,7 @@
 //! The moto server (PyPI) that stores the local world's AWS resources: EC2, Secrets Manager,
-//! STS, Step Functions. Clients do not talk to it directly but through the
-//! [`AwsFront`](crate::front::AwsFront), which makes it behave like AWS.
+//! STS, Step Functions, EventBridge and SQS (the event tap). Clients do not talk to it
+//! directly but through the [`AwsFront`](crate::front::AwsFront), which makes it behave like
+//! AWS.
 //!
 //! moto is started on a free loopback port from `$MOTO_SERVER_BIN` or the venv that
 //! `scripts/install-tools.sh` makes. It dies with this process: it runs under a small shell

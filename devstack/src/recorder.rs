@@ -6,7 +6,8 @@
 //!
 //! * [`in_function`] marks the function (step) whose code runs inside a future; the local
 //!   invoker (`cli/src/local.rs`) wraps every step in it, as Lambda runs each step in its own
-//!   function with its own role.
+//!   function with its own role, and the state machine's own calls (the `events:putEvents`
+//!   integration, made with the state machine's role) in `state-machine:<name>`.
 //! * [`Recorder::interceptor`] makes the SDK interceptor of the clients of one role and region
 //!   (`AwsClients::with_interceptor`); calls made outside [`in_function`] (a test looking at
 //!   what exists) are not recorded.
@@ -34,6 +35,7 @@ use serde_json::{Value, json};
 
 use aws_sdk_dynamodb::operation as ddbop;
 use aws_sdk_ec2::operation as ec2op;
+use aws_sdk_eventbridge::operation as ebop;
 use aws_sdk_secretsmanager::operation as smop;
 
 /// The account of the local world's own credentials (moto's default account).
@@ -78,6 +80,8 @@ enum Resource {
     },
     /// A DynamoDB table, by name (in the caller's account and region).
     Table { name: String },
+    /// An EventBridge event bus, by name or ARN (`PutEvents` without one: `default`).
+    EventBus { id: String },
 }
 
 #[derive(Clone, Debug)]
@@ -281,6 +285,20 @@ impl Recorder {
                                 "arn:aws:dynamodb:{}:{}:table/{name}",
                                 raw.region, raw.account
                             ),
+                            context: BTreeMap::new(),
+                        });
+                    }
+                    Resource::EventBus { id } => {
+                        let resource = if id.starts_with("arn:") {
+                            id.clone()
+                        } else {
+                            format!(
+                                "arn:aws:events:{}:{}:event-bus/{id}",
+                                raw.region, raw.account
+                            )
+                        };
+                        call.legs.push(Leg {
+                            resource,
                             context: BTreeMap::new(),
                         });
                     }
@@ -489,6 +507,19 @@ fn resources_of(input: &Input) -> (Vec<Resource>, Option<String>) {
         );
         return (out, None);
     }
+    if let Some(i) = input.downcast_ref::<ec2op::modify_vpc_endpoint::ModifyVpcEndpointInput>() {
+        let mut out: Vec<Resource> = i
+            .vpc_endpoint_id()
+            .map(|e| ec2("vpc-endpoint", e))
+            .into_iter()
+            .collect();
+        out.extend(
+            i.add_security_group_ids()
+                .iter()
+                .map(|g| ec2("security-group", g)),
+        );
+        return (out, None);
+    }
     if let Some(i) = input.downcast_ref::<ec2op::delete_vpc_endpoints::DeleteVpcEndpointsInput>() {
         return (
             i.vpc_endpoint_ids()
@@ -525,6 +556,22 @@ fn resources_of(input: &Input) -> (Vec<Resource>, Option<String>) {
             .into_iter()
             .collect::<Vec<_>>()
     };
+    // events:PutEvents is authorized on each entry's event bus (Service Authorization
+    // Reference, "Actions defined by Amazon EventBridge": event-bus); one leg per bus.
+    if let Some(i) = input.downcast_ref::<ebop::put_events::PutEventsInput>() {
+        let buses: BTreeSet<String> = i
+            .entries()
+            .iter()
+            .map(|e| e.event_bus_name().unwrap_or("default").to_owned())
+            .collect();
+        return (
+            buses
+                .into_iter()
+                .map(|id| Resource::EventBus { id })
+                .collect(),
+            None,
+        );
+    }
     if let Some(i) = input.downcast_ref::<smop::create_secret::CreateSecretInput>() {
         return (
             vec![Resource::SecretNew {
@@ -738,6 +785,7 @@ fn names(cfg: &ConfigBag) -> Option<(String, String)> {
         s if s.contains("ec2") => "ec2".to_owned(),
         s if s.contains("secrets") => "secretsmanager".to_owned(),
         s if s.contains("dynamo") => "dynamodb".to_owned(),
+        s if s.contains("eventbridge") || s == "events" => "events".to_owned(),
         other => other.to_owned(),
     };
     Some((service, metadata.name().to_owned()))

@@ -1,8 +1,9 @@
 //! A local world ready for a request: a [`DevStack`] on its own [`VirtualClock`], a cluster
 //! seeded in the simulator, a VPC per region of the cluster, the Atlas credentials secret
 //! (and optionally a database user), and a look at what exists of ours afterwards
-//! ([`Inventory`]). The demo, the `scenarios` command and tests build on it; many worlds may
-//! share one moto, each in a project, VPCs and secret names of its own.
+//! ([`Inventory`]), and the completion events the state machines published (an
+//! [`EventTap`]). The demo, the `scenarios` command and tests build on it; many worlds may
+//! share one moto, each in a project, VPCs, secret names and event tap of its own.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,6 +15,7 @@ use aws_sdk_ec2::types::{Filter, VpcEndpoint};
 use clock::{Clock, VirtualClock};
 use serde_json::{Value, json};
 
+use crate::events::{EventTap, PublishedEvent};
 use crate::moto::Moto;
 use crate::realism::Realism;
 use crate::seed::{
@@ -105,6 +107,8 @@ pub struct LocalWorld<'m> {
     pub database_user_arn: Option<String>,
     /// The VPCs' tag value and the secrets' name prefix.
     pub label: String,
+    /// The completion events published on moto's default bus ([`LocalWorld::published_events`]).
+    pub events: EventTap,
     moto: &'m Moto,
     /// Networks made later ([`LocalWorld::add_network`]), so the inventory covers them too.
     extra: Mutex<Vec<Network>>,
@@ -164,6 +168,19 @@ impl<'m> LocalWorld<'m> {
             ),
             None => None,
         };
+        // The tap's name: the label (letters, digits, `-`, `_` kept) and a random suffix, so
+        // two worlds of one label on one moto do not share a queue.
+        let tap_name: String = label
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .take(24)
+            .collect();
+        let events = EventTap::start(
+            moto,
+            HOME_REGION,
+            &format!("{tap_name}-{:08x}", rand::random::<u32>()),
+        )
+        .await?;
         Ok(Self {
             clock,
             stack,
@@ -173,6 +190,7 @@ impl<'m> LocalWorld<'m> {
             credentials_arn,
             database_user_arn,
             label,
+            events,
             moto,
             extra: Mutex::new(Vec::new()),
         })
@@ -309,8 +327,20 @@ impl<'m> LocalWorld<'m> {
         Ok(inventory)
     }
 
-    /// Stops the simulator and the front (moto is the caller's).
+    /// Every completion event published on moto's default bus since the world started
+    /// (other worlds' on the same moto included: see [`LocalWorld::events_of`]).
+    pub async fn published_events(&self) -> Result<Vec<PublishedEvent>, String> {
+        self.events.events().await
+    }
+
+    /// The completion events the execution `execution_arn` published, oldest first.
+    pub async fn events_of(&self, execution_arn: &str) -> Result<Vec<PublishedEvent>, String> {
+        self.events.events_of(execution_arn).await
+    }
+
+    /// Stops the simulator and the front, and removes the event tap (moto is the caller's).
     pub async fn shutdown(&self) {
+        self.events.stop().await;
         self.stack.shutdown().await;
     }
 }

@@ -81,8 +81,12 @@ fn substitutions() -> HashMap<String, String> {
     atlas_privatelink::machines::local_substitutions()
 }
 
-/// The step a Task resource names (the driver derives it the same way).
+/// The step a Task resource names (the driver derives it the same way): the completion
+/// events' `events:putEvents` integration is the step `putEvents`.
 fn step_of(resource: &str) -> &str {
+    if resource == atlas_privatelink::machines::PUT_EVENTS {
+        return "putEvents";
+    }
     resource
         .split(":function:")
         .nth(1)
@@ -172,7 +176,14 @@ fn plan(execution: &str, regions: &[&str]) -> Value {
         .collect();
     let mut request = request(regions);
     request["secret"] = json!({"name": format!("atlas/{PROJECT_ID}/{CLUSTER}/privatelink")});
-    json!({ "execution": execution, "request": request, "endpoints": endpoints })
+    request["mode"] = json!("provision");
+    json!({
+        "execution": execution,
+        "request": request,
+        "endpoints": endpoints,
+        "requestKey": hex_id(&format!("{PROJECT_ID}/{CLUSTER}"), 16),
+        "validatedAt": "2026-12-01T12:00:00Z"
+    })
 }
 
 fn service(region: &str, created: bool) -> Value {
@@ -227,7 +238,10 @@ fn secret(regions: &[&str]) -> Value {
         "versionId": "9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f",
         "vpcEndpointIds": regions.iter().map(|r| vpce_id(r)).collect::<Vec<_>>(),
         "connectionStringSets": 1,
-        "created": true
+        "created": true,
+        // Fractions: a whole number read back from JavaScript would lose its `.0`.
+        "durations": {"validateSeconds": 1.5, "endpointsSeconds": 400.25,
+                      "connectionStringsSeconds": 60.5, "totalSeconds": 462.25}
     })
 }
 
@@ -291,17 +305,21 @@ impl Scenario {
     }
 }
 
-const PROVISION_OK: [&str; 7] = [
+const PROVISION_OK: [&str; 10] = [
     "Validate",
+    "ChooseMode",
     "ProvisionEndpoints",
     "CheckOutcomes",
     "AnyEndpointFailed",
     "EndpointsOk",
     "StoreConnectionStrings",
     "Summarize",
+    "Completed",
+    "PublishReady",
 ];
-const PROVISION_ROLLED_BACK: [&str; 9] = [
+const PROVISION_ROLLED_BACK: [&str; 11] = [
     "Validate",
+    "ChooseMode",
     "ProvisionEndpoints",
     "CheckOutcomes",
     "AnyEndpointFailed",
@@ -309,6 +327,7 @@ const PROVISION_ROLLED_BACK: [&str; 9] = [
     "FindFailedEndpoints",
     "PickFailure",
     "Rollback",
+    "PublishFailed",
     "ProvisioningFailed",
 ];
 /// An iteration that creates the service and the link (the Wait states wait their known
@@ -465,7 +484,12 @@ fn scenario(name: &'static str) -> Scenario {
             )],
             expect_status: "FAILED",
             expect_error: Some("InvalidRequest"),
-            expect_top_level: vec!["Validate", "RequestRejected"],
+            expect_top_level: vec![
+                "Validate",
+                "RejectedWhilePlanning",
+                "PublishRejected",
+                "RequestRejected",
+            ],
             expect_iterations: vec![],
         },
         // (f) Atlas rate-limits once (Retry with FULL jitter), then succeeds; the service and
@@ -583,6 +607,7 @@ fn scenario(name: &'static str) -> Scenario {
                     "TeardownEndpoints",
                     "TeardownSecret",
                     "TornDown",
+                    "PublishTornDown",
                 ],
                 expect_iterations: vec![vec!["TeardownEndpoint"], vec!["TeardownEndpoint"]],
             }
@@ -610,6 +635,7 @@ fn scenario(name: &'static str) -> Scenario {
                     "TeardownEndpoints",
                     "TeardownSecret",
                     "TornDown",
+                    "PublishTornDown",
                 ],
                 expect_iterations: vec![vec!["TeardownEndpoint"]],
             }
@@ -651,7 +677,12 @@ fn scenario(name: &'static str) -> Scenario {
                 tasks,
                 expect_status: "FAILED",
                 expect_error: Some("InvalidRequest"),
-                expect_top_level: strs(&PROVISION_ROLLED_BACK),
+                expect_top_level: {
+                    // Rollback's own failure is reported in the event, then the original error.
+                    let mut states = strs(&PROVISION_ROLLED_BACK);
+                    states.insert(states.len() - 2, "RollbackFailed");
+                    states
+                },
                 expect_iterations: vec![vec![
                     "EnsureEndpointService",
                     "AwaitServiceProvisioning",
@@ -712,6 +743,13 @@ async fn run_ours(s: &Scenario) -> Observed {
             Some(k) if tasks.get(&k).is_some() => k,
             _ => step,
         };
+        if key == "putEvents" && tasks.get(&key).is_none() {
+            // Unscripted events are sent (the driver answers the same).
+            return async {
+                Ok(json!({"Entries": [{"EventId": "conformance"}], "FailedEntryCount": 0}))
+            }
+            .boxed();
+        }
         let outcome = {
             let mut st = script.lock().expect("script lock");
             let n = st.calls.get(&key).copied().unwrap_or(0);

@@ -13,7 +13,7 @@ async fn sfn() -> aws_sdk_sfn::Client {
 }
 
 /// A provision state machine in moto, named uniquely for the test.
-async fn state_machine(sfn: &aws_sdk_sfn::Client, name: &str) -> String {
+pub(crate) async fn state_machine(sfn: &aws_sdk_sfn::Client, name: &str) -> String {
     let mut definition = Machine::Provision.definition().to_owned();
     for (var, arn) in local_substitutions() {
         definition = definition.replace(&format!("${{{var}}}"), &arn);

@@ -163,7 +163,16 @@ async fn an_invalid_request_fails_before_anything_is_created() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(result.entered_states(), vec!["Validate", "RequestRejected"]);
+    // Refused at validation: the refusal is published (PrivateEndpointFailed), nothing else.
+    assert_eq!(
+        result.entered_states(),
+        vec![
+            "Validate",
+            "RejectedWhilePlanning",
+            "PublishRejected",
+            "RequestRejected"
+        ]
+    );
     assert_eq!(inventory(&w, &w.networks).await, (0, 0, 0, 0));
 }
 
@@ -181,8 +190,31 @@ impl TaskInvoker for CrashAfter {
         resource: &'a str,
         input: Value,
     ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
+        self.call(None, resource, input)
+    }
+
+    fn invoke_in<'a>(
+        &'a self,
+        task: asl_runner::TaskContext<'a>,
+        resource: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
+        self.call(Some(task), resource, input)
+    }
+}
+
+impl CrashAfter {
+    fn call<'a>(
+        &'a self,
+        task: Option<asl_runner::TaskContext<'a>>,
+        resource: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
         Box::pin(async move {
-            let output = self.inner.invoke(resource, input).await?;
+            let output = match task {
+                Some(task) => self.inner.invoke_in(task, resource, input).await?,
+                None => self.inner.invoke(resource, input).await?,
+            };
             if step_of(resource).map(|s| s.name()) == Some(self.step)
                 && !self.crashed.swap(true, std::sync::atomic::Ordering::SeqCst)
             {
@@ -205,7 +237,7 @@ async fn a_failure_after_each_step_then_a_rerun_succeeds_with_one_of_each() {
     {
         let w = World::new(&["us-east-1"]).await;
         let crashing = Arc::new(CrashAfter {
-            inner: StepInvoker::new(w.ctx.clone()),
+            inner: StepInvoker::new(w.ctx.clone(), w.eventbridge.clone()),
             step,
             crashed: false.into(),
         });

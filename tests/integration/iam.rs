@@ -3,7 +3,11 @@
 //! 1. End-to-end scenarios run with every AWS call recorded (`devstack::recorder`: an SDK
 //!    interceptor on every client, the function known from the local invoker): a provision and
 //!    its teardown, a provision rolled back (Atlas rejects the endpoint), and a provision and
-//!    teardown through a role in the target account (the request's `aws.roleArn`).
+//!    teardown through a role in the target account (the request's `aws.roleArn`). The state
+//!    machines' own calls are recorded too, as their roles': each Task's
+//!    `lambda:InvokeFunction` of its step's function, and the `events:PutEvents` of the
+//!    `events:putEvents` integration (the completion events), made with an EventBridge client
+//!    under the recorder as `state-machine:<name>`.
 //! 2. Each function's policy is taken from `infra/template.yaml` after the SAM transform
 //!    (samtranslator, offline), with the intrinsics resolved to the local world (account
 //!    123456789012, partition aws, us-east-1, the parameters' defaults, the world's Atlas
@@ -27,7 +31,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use atlas_privatelink::machines::Machine;
+use atlas_privatelink::local::{STATE_MACHINE_FUNCTION_PREFIX, put_events, state_machine_function};
+use atlas_privatelink::machines::{Machine, PUT_EVENTS};
 use atlas_sim::Outcome;
 use clock::Clock;
 use devstack::recorder::{Call, LOCAL_ACCOUNT, Recorder, in_function};
@@ -35,6 +40,7 @@ use integration_tests::tools::{repo_root, require_tools, run_with_limit, tools_d
 use integration_tests::world::{World, assert_succeeded, failure};
 use privatelink_core::aws::clients::{AwsClients, ClientScope};
 use privatelink_core::context::Context;
+use privatelink_core::steps::Step;
 use serde_json::{Map, Value, json};
 
 const REGION: &str = "us-east-1";
@@ -59,11 +65,32 @@ const UNUSED_LOCALLY: &[(&str, &str, &str)] = &[
          function's code makes no CloudWatch Logs call, so nothing local records one",
     ),
     (
+        "ProvisionStateMachineRole",
+        "DeliverLogs",
+        "Step Functions calls the logs:*LogDelivery and resource-policy actions with the state \
+         machine's role when the state machine is created or updated with logging, not during \
+         an execution; the local runner has no deployment",
+    ),
+    (
+        "TeardownStateMachineRole",
+        "DeliverLogs",
+        "as for ProvisionStateMachineRole: log delivery is set up at deployment, not by an \
+         execution",
+    ),
+    (
         "GetServiceNameRole",
         "LeaseRemoteRegionsAndRegisterUsers",
         "get-service-name uses the claims table for cross-region endpoints only (the lease on \
          a service's remote regions, their users); the scenarios here are same-region, and \
          tests/integration/cross_region.rs runs the cross-region steps",
+    ),
+    (
+        "TargetRole",
+        "ListConnectionStringSecrets",
+        "the dispatcher's drift sweep lists a target account's connection-string secrets \
+         (functions/dispatcher/src/sweep.rs, for the automation stack's DriftAccountIds); the \
+         scenarios here run the workflow's steps only, and tests/integration/sweep.rs runs the \
+         sweep against moto in the stack's own account",
     ),
 ];
 
@@ -77,6 +104,13 @@ fn unused_reason(policy: &str, sid: &str) -> Option<&'static str> {
 /// parliament findings accepted, and why: (issue, policy name or "*", text in the finding's
 /// detail, reason).
 const PARLIAMENT_ALLOWED: &[(&str, &str, &str, &str)] = &[
+    (
+        "RESOURCE_MISMATCH",
+        "*",
+        "\"action\":\"ec2:ModifyVpcEndpoint\"",
+        "split on purpose, as for CreateSecurityGroup: the endpoint must carry our tag \
+         (ec2:ResourceTag), the groups added to it (security-group) need not",
+    ),
     (
         "RESOURCE_MISMATCH",
         "*",
@@ -386,6 +420,28 @@ impl<'a> Env<'a> {
     }
 }
 
+/// The role whose policy a recorded call of `function` is evaluated against: a state
+/// machine's (`state-machine:<name>`, its `RoleArn` after the SAM transform) or the role of the
+/// Lambda function that runs the step `function`.
+fn role_of(template: &Value, function: &str) -> String {
+    let Some(name) = function.strip_prefix(STATE_MACHINE_FUNCTION_PREFIX) else {
+        return role_of_step(template, function);
+    };
+    let machine = Machine::from_name(name)
+        .unwrap_or_else(|| panic!("{function}: not one of our state machines"))
+        .logical_id();
+    let props = &template["Resources"][machine]["Properties"];
+    let role = props
+        .get("RoleArn")
+        .or_else(|| props.get("Role"))
+        .map(|r| &r["Fn::GetAtt"]);
+    match role {
+        Some(Value::Array(a)) => a[0].as_str().expect("role name").to_owned(),
+        Some(Value::String(s)) => s.split('.').next().expect("role").to_owned(),
+        other => panic!("{machine}: no role in the template ({other:?})"),
+    }
+}
+
 /// The role of the Lambda function that runs `step` (from the function's `Role`).
 fn role_of_step(template: &Value, step: &str) -> String {
     let camel: String = step
@@ -422,10 +478,20 @@ struct PerFunction {
     recorder: Recorder,
     contexts: tokio::sync::Mutex<BTreeMap<String, Arc<Context>>>,
     lose_output_of: std::sync::Mutex<Option<&'static str>>,
+    /// The state machines' EventBridge client, recorded (its calls are the state machine's).
+    eventbridge: aws_sdk_eventbridge::Client,
+    /// Every Task invocation of a step's function: (state machine, step), in order.
+    invoked: std::sync::Mutex<Vec<(String, &'static str)>>,
 }
 
 impl PerFunction {
-    fn new(w: &World, recorder: &Recorder) -> Arc<Self> {
+    async fn new(w: &World, recorder: &Recorder) -> Arc<Self> {
+        let config = w.stack.sdk_config(REGION).await;
+        let eventbridge = aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::config::Builder::from(&config)
+                .interceptor(recorder.interceptor(None, REGION))
+                .build(),
+        );
         Arc::new(Self {
             stack: w.stack.clone(),
             clock: w.atlas.clock.clone(),
@@ -433,7 +499,40 @@ impl PerFunction {
             recorder: recorder.clone(),
             contexts: tokio::sync::Mutex::new(BTreeMap::new()),
             lose_output_of: std::sync::Mutex::new(None),
+            eventbridge,
+            invoked: std::sync::Mutex::new(Vec::new()),
         })
+    }
+
+    /// The state machines' `lambda:InvokeFunction` calls, as IAM authorizes them: by the
+    /// state machine's role, on the step's function (the template's logical id stands for its
+    /// name, as in [`Env::get_att`]).
+    fn invocations(&self) -> Vec<Call> {
+        self.invoked
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(machine, step)| {
+                let step = Step::from_name(step).expect("a catalogue step");
+                Call {
+                    function: state_machine_function(machine),
+                    action: "lambda:InvokeFunction".to_owned(),
+                    region: REGION.to_owned(),
+                    account: LOCAL_ACCOUNT.to_owned(),
+                    as_role: None,
+                    legs: vec![devstack::recorder::Leg {
+                        resource: format!(
+                            "arn:aws:lambda:{REGION}:{LOCAL_ACCOUNT}:function:{}",
+                            step.function_logical_id()
+                        ),
+                        context: BTreeMap::new(),
+                    }],
+                    derived: Some("a Task state runs the step's function".to_owned()),
+                    error: None,
+                    tags_unknown: Vec::new(),
+                }
+            })
+            .collect()
     }
 
     async fn context(&self, step: &str) -> Arc<Context> {
@@ -459,12 +558,33 @@ impl asl_runner::TaskInvoker for PerFunction {
     fn invoke<'a>(
         &'a self,
         resource: &'a str,
+        _input: Value,
+    ) -> futures::future::BoxFuture<'a, Result<Value, asl_runner::TaskFailure>> {
+        panic!("the runner calls invoke_in ({resource})")
+    }
+
+    fn invoke_in<'a>(
+        &'a self,
+        task: asl_runner::TaskContext<'a>,
+        resource: &'a str,
         input: Value,
     ) -> futures::future::BoxFuture<'a, Result<Value, asl_runner::TaskFailure>> {
         Box::pin(async move {
+            if resource == PUT_EVENTS {
+                // The integration's call, with the state machine's role.
+                return in_function(
+                    &state_machine_function(task.state_machine_name),
+                    put_events(&self.eventbridge, task, input),
+                )
+                .await;
+            }
             let step = atlas_privatelink::machines::step_of(resource)
                 .map(|s| s.name())
                 .unwrap_or_else(|| panic!("no step for {resource}"));
+            self.invoked
+                .lock()
+                .expect("lock")
+                .push((task.state_machine_name.to_owned(), step));
             let ctx = self.context(step).await;
             let out = in_function(step, privatelink_core::steps::run_step(&ctx, step, input))
                 .await
@@ -495,8 +615,129 @@ async fn run(
         .await
 }
 
-async fn run_scenarios(w: &World, recorder: &Recorder) {
-    let invoker = PerFunction::new(w, recorder);
+/// The day-two paths of a provisioned `request`, with the functions' own roles: a plan; a
+/// verify that repairs a group someone detached from the VPC endpoint (ModifyVpcEndpoint)
+/// and a deleted ingress rule; a teardown refused by deletion protection (DescribeSecret).
+async fn day_two(w: &World, invoker: &Arc<PerFunction>, request: &Value, prefix: &str) {
+    let mut plan = request.clone();
+    plan["mode"] = json!("plan");
+    assert_succeeded(
+        &run(
+            w,
+            invoker,
+            Machine::Provision,
+            plan,
+            &format!("{prefix}-plan"),
+        )
+        .await,
+    );
+
+    let ec2 = integration_tests::world::ec2(REGION).await;
+    let vpc = w.networks[0].vpc_id.clone();
+    let endpoints = w.vpc_endpoints(&w.networks[0]).await;
+    let ours = w.our_security_groups(&w.networks[0]).await;
+    let default_group = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&vpc)
+                .build(),
+        )
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values("default")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("DescribeSecurityGroups")
+        .security_groups()
+        .first()
+        .and_then(|g| g.group_id().map(str::to_owned))
+        .expect("the VPC's default group");
+    // An endpoint keeps at least one group: the default one goes on as ours comes off.
+    ec2.modify_vpc_endpoint()
+        .vpc_endpoint_id(&endpoints[0])
+        .add_security_group_ids(&default_group)
+        .set_remove_security_group_ids(Some(ours.clone()))
+        .send()
+        .await
+        .expect("ModifyVpcEndpoint");
+    let mut verify = request.clone();
+    verify["mode"] = json!("verify");
+    let repaired = run(
+        w,
+        invoker,
+        Machine::Provision,
+        verify,
+        &format!("{prefix}-verify"),
+    )
+    .await;
+    assert_succeeded(&repaired);
+    assert!(
+        repaired.entered_states().contains(&"PublishRepaired"),
+        "{:?}",
+        repaired.entered_states()
+    );
+    let groups: Vec<String> = ec2
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(&endpoints[0])
+        .send()
+        .await
+        .expect("DescribeVpcEndpoints")
+        .vpc_endpoints()
+        .first()
+        .map(|e| {
+            e.groups()
+                .iter()
+                .filter_map(|g| g.group_id().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        ours.iter().all(|g| groups.contains(g)),
+        "{groups:?} after the repair"
+    );
+
+    let name = privatelink_core::parse_request(request)
+        .expect("valid")
+        .secret
+        .name
+        .to_string();
+    let secrets = integration_tests::world::secrets(REGION).await;
+    let protect = aws_sdk_secretsmanager::types::Tag::builder()
+        .key("atlas-privatelink:protect")
+        .value("true")
+        .build();
+    secrets
+        .tag_resource()
+        .secret_id(&name)
+        .tags(protect)
+        .send()
+        .await
+        .expect("TagResource");
+    let refused = run(
+        w,
+        invoker,
+        Machine::Teardown,
+        request.clone(),
+        &format!("{prefix}-protected"),
+    )
+    .await;
+    assert_eq!(failure(&refused).map(|f| f.0), Some("DeletionProtected"));
+    secrets
+        .untag_resource()
+        .secret_id(&name)
+        .tag_keys("atlas-privatelink:protect")
+        .send()
+        .await
+        .expect("UntagResource");
+}
+
+async fn run_scenarios(w: &World, recorder: &Recorder) -> Vec<Call> {
+    let invoker = PerFunction::new(w, recorder).await;
     // A database-user secret below the prefix, merged into the connection-string secret.
     let db_user = devstack::create_database_user_secret(
         &integration_tests::world::secrets(REGION).await,
@@ -511,6 +752,7 @@ async fn run_scenarios(w: &World, recorder: &Recorder) {
     let mut request = w.request();
     request["secret"] = json!({"databaseUserSecretArn": db_user});
     assert_succeeded(&run(w, &invoker, Machine::Provision, request.clone(), "iam-up").await);
+    day_two(w, &invoker, &request, "iam").await;
     assert_succeeded(&run(w, &invoker, Machine::Teardown, request, "iam-down").await);
     w.atlas.clock.sleep(Duration::from_secs(600)).await;
 
@@ -559,6 +801,7 @@ async fn run_scenarios(w: &World, recorder: &Recorder) {
         )
         .await,
     );
+    day_two(w, &invoker, &request, "iam-role").await;
     assert_succeeded(
         &run(
             w,
@@ -578,6 +821,7 @@ async fn run_scenarios(w: &World, recorder: &Recorder) {
         "{:?}",
         lost.status
     );
+    invoker.invocations()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -603,8 +847,15 @@ async fn every_recorded_aws_call_is_allowed_by_its_policy_and_parliament_finds_n
 
     let recorder = Recorder::new();
     let w = World::new(&[REGION]).await;
-    run_scenarios(&w, &recorder).await;
-    let calls = recorder.calls();
+    let invocations = run_scenarios(&w, &recorder).await;
+    let mut calls = recorder.calls();
+    let published = calls
+        .iter()
+        .filter(|c| c.action == "events:PutEvents")
+        .count();
+    // Each provision and teardown publishes one completion event (rolled back ones too).
+    assert!(published >= 6, "only {published} events:PutEvents recorded");
+    calls.extend(invocations);
     assert!(calls.len() > 30, "only {} calls recorded", calls.len());
 
     // Policies, resolved to this world.
@@ -631,7 +882,7 @@ async fn every_recorded_aws_call_is_allowed_by_its_policy_and_parliament_finds_n
                 (TARGET_POLICY.to_owned(), role.clone())
             }
             None => {
-                let role = role_of_step(&template, &call.function);
+                let role = role_of(&template, &call.function);
                 let document = roles
                     .get(&role)
                     .unwrap_or_else(|| panic!("{role} has no inline policy"));

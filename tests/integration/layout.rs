@@ -550,6 +550,11 @@ fn layout_the_lambda_binary_and_the_deployed_side_cli_link_no_tooling() {
     for tool in TOOLING {
         assert!(!lambda.contains(tool), "the Lambda binary links {tool}");
     }
+    // The functions never publish events themselves (the state machines' events:putEvents
+    // integration does) and never read a queue: those SDKs are the local side's.
+    for sdk in ["aws-sdk-eventbridge", "aws-sdk-sqs"] {
+        assert!(!lambda.contains(sdk), "the Lambda binary links {sdk}");
+    }
     // The CLI without its local-world feature: validate, run --local, start, watch.
     let cli = normal_dependencies("atlas-privatelink", &["--no-default-features"]);
     assert!(cli.contains("asl-runner"), "{cli:?}");

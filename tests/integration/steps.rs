@@ -749,7 +749,15 @@ async fn errors_say_where_they_looked_and_teardown_says_what_it_removed() {
         cause.starts_with("secret.databaseUserSecretArn: "),
         "{cause}"
     );
-    assert_eq!(result.entered_states(), ["Validate", "RequestRejected"]);
+    assert_eq!(
+        result.entered_states(),
+        [
+            "Validate",
+            "RejectedWhilePlanning",
+            "PublishRejected",
+            "RequestRejected"
+        ]
+    );
     assert!(w.vpc_endpoints(&w.networks[0]).await.is_empty());
 
     let up = w

@@ -38,6 +38,9 @@ pub struct World {
     pub atlas: AtlasHarness,
     /// The steps' context (the AWS front before moto, the simulator, the virtual clock).
     pub ctx: Arc<Context>,
+    /// EventBridge on the AWS front: where the state machines' `events:putEvents` goes (the
+    /// world's event tap, `events`, reads the events back).
+    pub eventbridge: aws_sdk_eventbridge::Client,
 }
 
 impl Deref for World {
@@ -110,7 +113,13 @@ impl World {
             ..Settings::default()
         };
         let ctx = context(&local, settings).await;
-        Self { local, atlas, ctx }
+        let eventbridge = atlas_privatelink::local::world_events(&local).await;
+        Self {
+            local,
+            atlas,
+            ctx,
+            eventbridge,
+        }
     }
 
     /// The same world with other polling settings (e.g. [`Polling::single_probe`], so a step
@@ -352,7 +361,10 @@ impl World {
         name: &str,
     ) -> asl_runner::ExecutionResult {
         self.execute_with(
-            Arc::new(atlas_privatelink::local::StepInvoker::new(self.ctx.clone())),
+            Arc::new(atlas_privatelink::local::StepInvoker::new(
+                self.ctx.clone(),
+                self.eventbridge.clone(),
+            )),
             machine,
             request,
             name,
@@ -369,10 +381,13 @@ impl World {
         name: &str,
     ) -> asl_runner::ExecutionResult {
         let definition = machine.load().expect("definition loads");
+        // Under the machine's own name, as deployed: its ARNs are in the events it publishes,
+        // and the IAM test finds the state machine's role by it.
         let runner = asl_runner::Runner::new(
             definition,
             invoker,
-            asl_runner::RunnerConfig::virtual_time(self.atlas.clock.clone()),
+            asl_runner::RunnerConfig::virtual_time(self.atlas.clock.clone())
+                .state_machine_name(machine.name()),
         );
         runner
             .run_with(

@@ -6,14 +6,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use asl_runner::{ExecutionResult, ExecutionStatus, RunnerConfig, TaskFailure, TaskInvoker};
+use asl_runner::{
+    ExecutionResult, ExecutionStatus, RunnerConfig, TaskContext, TaskFailure, TaskInvoker,
+};
 use devstack::{LocalWorld, WorldSpec};
 use futures::future::BoxFuture;
 use privatelink_core::context::Context;
 use serde_json::Value;
 
 use super::{Actual, Env, Outcome};
-use crate::local::{StepInvoker, run_machine_with, world_context};
+use crate::local::{StepInvoker, run_machine_with, world_context, world_events};
 use crate::machines::{Machine, step_of};
 
 /// How long Atlas gets to finish deleting (a service goes with its last interface) before
@@ -44,7 +46,7 @@ impl<'m> Trial<'m> {
         let world = LocalWorld::start(&env.moto, spec).await?;
         let ctx = world_context(&world).await;
         Ok(Self {
-            invoker: Arc::new(StepInvoker::new(ctx.clone())),
+            invoker: Arc::new(StepInvoker::new(ctx.clone(), world_events(&world).await)),
             ctx,
             world,
             problems: Vec::new(),
@@ -305,10 +307,35 @@ impl TaskInvoker for AfterStep {
         resource: &'a str,
         input: Value,
     ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
+        self.call(None, resource, input)
+    }
+
+    fn invoke_in<'a>(
+        &'a self,
+        task: TaskContext<'a>,
+        resource: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
+        self.call(Some(task), resource, input)
+    }
+}
+
+impl AfterStep {
+    /// The inner invoker's answer (told the execution when the runner told this one), then
+    /// the hook after the watched step's first run.
+    fn call<'a>(
+        &'a self,
+        task: Option<TaskContext<'a>>,
+        resource: &'a str,
+        input: Value,
+    ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
         Box::pin(async move {
             let watched =
                 (step_of(resource).map(|s| s.name()) == Some(self.step)).then(|| input.clone());
-            let output = self.inner.invoke(resource, input).await?;
+            let output = match task {
+                Some(task) => self.inner.invoke_in(task, resource, input).await?,
+                None => self.inner.invoke(resource, input).await?,
+            };
             if let Some(input) = watched
                 && !self.fired.swap(true, Ordering::SeqCst)
             {

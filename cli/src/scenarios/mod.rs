@@ -16,6 +16,7 @@
 //!   one endpoint service in a region, or one interface per VPC endpoint.
 
 mod access;
+mod day_two;
 mod dispatch;
 mod faults;
 mod harness;
@@ -165,6 +166,7 @@ pub fn catalogue() -> Vec<Scenario> {
     all.extend(limits::scenarios());
     all.extend(dispatch::scenarios());
     all.extend(faults::scenarios());
+    all.extend(day_two::scenarios());
     all
 }
 

@@ -1,6 +1,6 @@
-//! The EventBridge rules' patterns match the example events and not near misses, and both rules
+//! The EventBridge rules' patterns match the example events and not near misses, and the rules
 //! invoke the dispatcher with a dead-letter queue and the Lambda permission for exactly that
-//! rule. A small EventBridge matcher does the matching: exact values and nested objects, which
+//! rule; the drift schedule invokes it with the payload it takes for a sweep. A small EventBridge matcher does the matching: exact values and nested objects, which
 //! is all our patterns use (anything else is refused, not half-understood).
 
 use serde_json::{Value, json};
@@ -192,10 +192,12 @@ fn event_rules_match_the_example_events_and_not_near_misses() {
         );
     }
 
-    // Both rules invoke the dispatcher, which lets EventBridge do so for exactly these rules.
+    // The rules invoke the dispatcher, which lets EventBridge do so for exactly these rules.
+    let rotation_rule = resource(&template, "DatabaseUserRotatedRule");
     for (rule_name, rule) in [
         ("PrivateEndpointRequestedRule", request_rule),
         ("ControlTowerAccountCreatedRule", tower_rule),
+        ("DatabaseUserRotatedRule", rotation_rule),
     ] {
         let targets = rule["Properties"]["Targets"].as_array().expect("Targets");
         assert_eq!(targets.len(), 1, "{rule_name}: one target");
@@ -224,4 +226,117 @@ fn event_rules_match_the_example_events_and_not_near_misses() {
             "{rule_name}: no Lambda permission for EventBridge from this rule"
         );
     }
+}
+
+#[test]
+fn the_rotation_rule_and_the_drift_schedule_reach_the_dispatcher_with_what_it_accepts() {
+    use privatelink_dispatcher::Trigger;
+
+    let template = load_template(TEMPLATE);
+    let rule = resource(&template, "DatabaseUserRotatedRule");
+    let pattern = &rule["Properties"]["EventPattern"];
+    let rotation = read_json("examples/rotation-succeeded-event.json");
+    assert!(
+        matches(pattern, &rotation),
+        "the rotation rule misses examples/rotation-succeeded-event.json"
+    );
+    for other in [
+        "examples/eventbridge-event.json",
+        "examples/control-tower-event.json",
+    ] {
+        assert!(!matches(pattern, &read_json(other)), "{other}");
+    }
+    let misses = [
+        (
+            "a rotation that failed",
+            with(
+                &rotation,
+                "/detail/eventName",
+                Some(json!("RotationFailed")),
+            ),
+        ),
+        (
+            "a rotation that started",
+            with(
+                &rotation,
+                "/detail/eventName",
+                Some(json!("RotationStarted")),
+            ),
+        ),
+        (
+            "an API call (PutSecretValue and the like)",
+            with(
+                &rotation,
+                "/detail-type",
+                Some(json!("AWS API Call via CloudTrail")),
+            ),
+        ),
+        (
+            "another source",
+            with(&rotation, "/source", Some(json!("aws.kms"))),
+        ),
+    ];
+    for (what, event) in &misses {
+        assert!(!matches(pattern, event), "the rotation rule matches {what}");
+    }
+    // What the rule passes, the dispatcher reads as a rotation of the example's secret.
+    match Trigger::from_event(&rotation) {
+        Some(Ok(Trigger::Rotation(r))) => assert_eq!(
+            Some(r.secret_id.as_str()),
+            rotation["detail"]["additionalEventData"]["SecretId"].as_str()
+        ),
+        other => panic!("the dispatcher does not take the example rotation: {other:?}"),
+    }
+    // Its dead letters are accepted by the queue's policy, like the other rules'.
+    let policy = resource(&template, "DispatchDeadLetterQueuePolicy");
+    let sources = policy["Properties"]["PolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]
+        ["aws:SourceArn"]
+        .to_string();
+    assert!(sources.contains("DatabaseUserRotatedRule"), "{sources}");
+
+    // The drift schedule: off when DriftCheckIntervalHours is 0, on time (no flexible
+    // window), the dispatcher as its target, through a role of its own, with the payload the
+    // dispatcher takes for a sweep once Scheduler has filled in the tick's time.
+    let schedule = resource(&template, "DriftCheckSchedule");
+    assert_eq!(schedule["Type"], "AWS::Scheduler::Schedule");
+    assert_eq!(schedule["Condition"], "DriftCheckEnabled");
+    assert_eq!(
+        template["Conditions"]["DriftCheckEnabled"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "DriftCheckIntervalHours"}, "0"]}]})
+    );
+    let props = &schedule["Properties"];
+    assert_eq!(props["FlexibleTimeWindow"]["Mode"], "OFF");
+    let expression = props["ScheduleExpression"].to_string();
+    assert!(
+        expression.contains("rate(1 hour)")
+            && expression.contains("rate(${DriftCheckIntervalHours} hours)"),
+        "{expression}"
+    );
+    let target = &props["Target"];
+    assert_eq!(target_of(&target["Arn"]), Some("DispatcherFunction"));
+    assert_eq!(
+        target_of(&target["RoleArn"]),
+        Some("DriftCheckSchedulerRole")
+    );
+    assert!(target["RetryPolicy"]["MaximumRetryAttempts"].as_u64() > Some(0));
+    let input = target["Input"].as_str().expect("a fixed Input");
+    assert!(input.contains("<aws.scheduler.scheduled-time>"), "{input}");
+    let tick: Value = serde_json::from_str(
+        &input.replace("<aws.scheduler.scheduled-time>", "2025-11-23T12:00:00Z"),
+    )
+    .expect("the Input is JSON");
+    assert_eq!(
+        Trigger::from_event(&tick),
+        Some(Ok(Trigger::Schedule {
+            scheduled_time: "2025-11-23T12:00:00Z".into()
+        }))
+    );
+    // Scheduler assumes that role, for this account only.
+    let role = resource(&template, "DriftCheckSchedulerRole");
+    let trust = &role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(trust["Principal"]["Service"], "scheduler.amazonaws.com");
+    assert_eq!(
+        trust["Condition"]["StringEquals"]["aws:SourceAccount"],
+        json!({"Ref": "AWS::AccountId"})
+    );
 }

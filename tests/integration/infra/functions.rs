@@ -150,6 +150,8 @@ fn each_function_has_the_settings_its_catalogue_entry_names() {
         "VENDING_VPC_TAG_KEY",
         "VENDING_VPC_TAG_VALUE",
         "CROSS_ACCOUNT_ROLE_NAME",
+        "DRIFT_REGIONS",
+        "DRIFT_ACCOUNT_IDS",
     ]
     .map(str::to_owned)
     .into();

@@ -32,10 +32,16 @@ const EC2_DESCRIBE: [&str; 5] = [
     "ec2:DescribeVpcEndpointServices",
 ];
 
-/// Whether `action` may have `Resource: "*"`: EC2's Describe calls and the account-level calls
-/// of Step Functions log delivery and X-Ray, none of which supports resource-level permissions.
+/// Account-level listings without resource-level permissions: `secretsmanager:ListSecrets`
+/// (the dispatcher's drift sweep; the Service Authorization Reference lists no resource type
+/// for it, and it returns no secret values).
+const LISTINGS: [&str; 1] = ["secretsmanager:ListSecrets"];
+
+/// Whether `action` may have `Resource: "*"`: EC2's Describe calls, Secrets Manager's
+/// ListSecrets, and the account-level calls of Step Functions log delivery and X-Ray, none of
+/// which supports resource-level permissions.
 fn unscopable(action: &str) -> bool {
-    [&EC2_DESCRIBE[..], &STATES_LOGS, &XRAY]
+    [&EC2_DESCRIBE[..], &LISTINGS, &STATES_LOGS, &XRAY]
         .iter()
         .any(|actions| actions.contains(&action))
 }
@@ -112,6 +118,11 @@ fn least_privilege_faults(statement: &Statement, own_log_group: Option<&str>) ->
                 }
                 "ec2:DeleteSecurityGroup" => ec2("security-group") && tagged_resource,
                 "ec2:DeleteVpcEndpoints" => ec2("vpc-endpoint") && tagged_resource,
+                // Re-attaching groups (a verify's repair): only our endpoints; the groups added
+                // are the request's own.
+                "ec2:ModifyVpcEndpoint" => {
+                    (ec2("vpc-endpoint") && tagged_resource) || ec2("security-group")
+                }
                 "lambda:InvokeFunction" => {
                     resource.starts_with("${") && resource.ends_with("Function.Arn}")
                 }
@@ -128,6 +139,10 @@ fn least_privilege_faults(statement: &Statement, own_log_group: Option<&str>) ->
                         == "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${ProvisionStateMachine.Name}:*"
                 }
                 "sqs:SendMessage" => resource == "${DispatchDeadLetterQueue.Arn}",
+                "events:PutEvents" => {
+                    resource
+                        == "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"
+                }
                 _ => false,
             };
             if !ok {

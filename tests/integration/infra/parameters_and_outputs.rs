@@ -27,9 +27,23 @@ fn parameters_outputs_and_alarm_are_in_place() {
         "VendingClusterName",
         "VendingRegions",
         "LogRetentionDays",
+        "EventBusName",
+        "DriftCheckIntervalHours",
+        "DriftRegions",
+        "DriftAccountIds",
     ] {
         assert!(parameters.contains(wanted), "parameter {wanted}");
     }
+    // The drift schedule runs every 6 hours unless the operator says otherwise (0: off), in
+    // the stack's own region and account unless told where else.
+    assert_eq!(
+        template["Parameters"]["DriftCheckIntervalHours"]["Default"],
+        6
+    );
+    assert_eq!(template["Parameters"]["DriftRegions"]["Default"], "");
+    assert_eq!(template["Parameters"]["DriftAccountIds"]["Default"], "");
+    // The completion events go to the account's default bus unless the operator names one.
+    assert_eq!(template["Parameters"]["EventBusName"]["Default"], "default");
     assert_eq!(template["Parameters"]["KmsKeyArn"]["Default"], "");
     assert_eq!(
         template["Parameters"]["SecretNamePrefix"]["Default"],

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use privatelink_core::steps::Step;
+use serde_json::json;
 
 use super::{
     STATES_LOGS, TARGET_TEMPLATE, TEMPLATE, XRAY, cfn_json, load_template, of_type, render,
@@ -64,15 +65,39 @@ fn expected_actions() -> BTreeMap<String, BTreeSet<&'static str>> {
                     "states:DescribeExecution",
                     "sqs:SendMessage",
                 ],
+                // The drift sweep and rotation events (functions/dispatcher/src/sweep.rs):
+                // list the connection-string secrets, read their requests (decrypting with the
+                // stack's key, if any), in DriftAccountIds through the target-account role.
+                &[
+                    "secretsmanager:ListSecrets",
+                    "secretsmanager:GetSecretValue",
+                    "kms:Decrypt",
+                    "sts:AssumeRole",
+                ],
+            ]),
+        ),
+        // The drift schedule's role invokes the dispatcher, nothing else.
+        (
+            "DriftCheckSchedulerRole".to_owned(),
+            set(&[&["lambda:InvokeFunction"]]),
+        ),
+        // The state machines run their steps and publish their completion events
+        // (events:putEvents).
+        (
+            "ProvisionStateMachineRole".to_owned(),
+            set(&[
+                &["lambda:InvokeFunction", "events:PutEvents"],
+                &STATES_LOGS,
+                &XRAY,
             ]),
         ),
         (
-            "ProvisionStateMachineRole".to_owned(),
-            set(&[&["lambda:InvokeFunction"], &STATES_LOGS, &XRAY]),
-        ),
-        (
             "TeardownStateMachineRole".to_owned(),
-            set(&[&["lambda:InvokeFunction"], &STATES_LOGS, &XRAY]),
+            set(&[
+                &["lambda:InvokeFunction", "events:PutEvents"],
+                &STATES_LOGS,
+                &XRAY,
+            ]),
         ),
     ]);
     expected
@@ -85,6 +110,19 @@ fn each_function_and_state_machine_has_its_own_role() {
     let users = of_type(&template, "AWS::Serverless::Function")
         .into_iter()
         .chain(of_type(&template, "AWS::Serverless::StateMachine"));
+    // A schedule acts as its target's role (Target.RoleArn), one role per schedule too.
+    for (name, schedule) in of_type(&template, "AWS::Scheduler::Schedule") {
+        let role = target_of(&schedule["Properties"]["Target"]["RoleArn"])
+            .unwrap_or_else(|| panic!("{name}: Target.RoleArn is not !GetAtt <Role>.Arn"));
+        assert_eq!(
+            resource(&template, role)["Condition"],
+            schedule["Condition"],
+            "{name}: its role exists exactly when it does"
+        );
+        if let Some(other) = owners.insert(role.to_owned(), name.to_owned()) {
+            panic!("{name} and {other} share the role {role}");
+        }
+    }
     for (name, user) in users {
         let props = &user["Properties"];
         for key in ["Policies", "PermissionsBoundary"] {
@@ -151,8 +189,9 @@ fn state_machine_roles_invoke_exactly_their_tasks() {
         let tasks: BTreeSet<String> = props["DefinitionSubstitutions"]
             .as_object()
             .expect("DefinitionSubstitutions")
-            .values()
-            .map(render)
+            .iter()
+            .filter(|(key, _)| *key != "EventBusName")
+            .map(|(_, value)| render(value))
             .collect();
         let role = target_of(&props["Role"]).expect("Role");
         let invoked: BTreeSet<String> = roles[role]
@@ -163,6 +202,25 @@ fn state_machine_roles_invoke_exactly_their_tasks() {
         assert_eq!(
             invoked, tasks,
             "{name}: {role} may invoke exactly the functions it runs"
+        );
+        // And publish to exactly the bus its definition names (`${EventBusName}`).
+        assert_eq!(
+            props["DefinitionSubstitutions"]["EventBusName"],
+            json!({"Ref": "EventBusName"}),
+            "{name}: EventBusName"
+        );
+        let published: BTreeSet<String> = roles[role]
+            .iter()
+            .filter(|s| s.allow && s.actions.iter().any(|a| a == "events:PutEvents"))
+            .flat_map(|s| s.resources.clone())
+            .collect();
+        assert_eq!(
+            published,
+            BTreeSet::from([
+                "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"
+                    .to_owned()
+            ]),
+            "{name}: {role} may put events on the stack's bus only"
         );
     }
 }

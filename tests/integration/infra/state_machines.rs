@@ -62,8 +62,15 @@ fn asl_placeholders_and_definition_substitutions_match() {
             "{name} ({uri}): placeholders without substitution {missing:?}, substitutions \
              the definition does not use {unused:?}"
         );
-        // Each substitution is a catalogue step's placeholder, the ARN of that step's function.
-        for (key, value) in substitutions {
+        // The bus of the completion events is the stack's parameter.
+        assert_eq!(
+            substitutions.get("EventBusName"),
+            Some(&json!({"Ref": "EventBusName"})),
+            "{name}: EventBusName"
+        );
+        // Every other substitution is a catalogue step's placeholder, the ARN of that step's
+        // function.
+        for (key, value) in substitutions.iter().filter(|(k, _)| *k != "EventBusName") {
             let step = Step::ALL
                 .into_iter()
                 .find(|s| s.asl_placeholder() == *key)
