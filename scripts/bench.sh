@@ -4,7 +4,9 @@
 #      hello world, peak RSS, binary and zip sizes (zips from ./scripts/package.sh, if run);
 #   2. detection lag, Atlas calls, state transitions, GB-s and cost per provisioning run on
 #      seeded simulated delays, beside the peers' published polling cadences;
-#   3. 200 provisionings at once (4 projects x 50 VPCs) under the simulator's rate limit.
+#   3. 200 provisionings at once (4 projects x 50 VPCs) under the simulator's rate limit;
+#   4. what one verify (the drift check) costs: in sync, after a rotated password, after a
+#      revoked ingress rule.
 # Everything runs on this machine (moto, the Atlas simulator, virtual time); no network beyond
 # 127.0.0.1. Options go to the bench binary, e.g.
 #   ./scripts/bench.sh --skip-cold-start          # sections 2 and 3 only (no release build)
@@ -17,7 +19,7 @@ cd "$ROOT"
 "$ROOT/scripts/install-tools.sh" moto
 
 cold=1
-sections="cold,lag,scale"
+sections="cold,lag,scale,verify"
 prev=""
 for arg in "$@"; do
   case "$arg" in

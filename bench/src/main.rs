@@ -3,7 +3,8 @@
 //! Sections (each can be run alone):
 //! 1. cold start of every Lambda binary vs a bare `lambda_runtime` hello world;
 //! 2. detection lag, Atlas calls, transitions and cost per run vs the peers' polling cadences;
-//! 3. many provisionings at once under the simulator's rate limit.
+//! 3. many provisionings at once under the simulator's rate limit;
+//! 4. what one `verify` (the drift check) costs, in sync and after drift.
 //!
 //! The tables go to stdout (Markdown); progress goes to stderr. Goals are reported as
 //! PASS/MISS here, never asserted in tests.
@@ -12,6 +13,7 @@ mod cold;
 mod common;
 mod lag;
 mod scale;
+mod verify;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -23,8 +25,8 @@ use devstack::Moto;
 #[derive(Debug, Parser)]
 #[command(name = "atlas-privatelink-bench")]
 struct Args {
-    /// Sections to run: any of `cold`, `lag`, `scale` (comma separated).
-    #[arg(long, value_delimiter = ',', default_value = "cold,lag,scale")]
+    /// Sections to run: any of `cold`, `lag`, `scale`, `verify` (comma separated).
+    #[arg(long, value_delimiter = ',', default_value = "cold,lag,scale,verify")]
     sections: Vec<String>,
     /// Leave out the cold-start section (it needs a release build).
     #[arg(long)]
@@ -124,7 +126,7 @@ async fn main() {
         report.push_str("\n## 1. Cold start\n\nskipped\n");
     }
 
-    let needs_moto = wants("lag") || wants("scale");
+    let needs_moto = wants("lag") || wants("scale") || wants("verify");
     let moto = if needs_moto {
         match Moto::start() {
             Ok(m) => Some(m),
@@ -179,6 +181,22 @@ async fn main() {
                 }
             },
             None => report.push_str("\n## 3. Scale\n\nnot run: no moto\n"),
+        }
+    }
+    if wants("verify") {
+        eprintln!("== 4. verify");
+        match &moto {
+            Some(moto) => match verify::run(moto).await {
+                Ok(figures) => {
+                    report.push_str(&format!("\n{}", verify::table(&figures)));
+                    eprintln!("   {}", verify::to_json(&figures));
+                }
+                Err(e) => {
+                    ok = false;
+                    report.push_str(&format!("\n## 4. One verify\n\nfailed: {e}\n"));
+                }
+            },
+            None => report.push_str("\n## 4. One verify\n\nnot run: no moto\n"),
         }
     }
     if let Some(moto) = &moto {
