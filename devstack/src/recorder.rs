@@ -37,6 +37,7 @@ use aws_sdk_dynamodb::operation as ddbop;
 use aws_sdk_ec2::operation as ec2op;
 use aws_sdk_eventbridge::operation as ebop;
 use aws_sdk_secretsmanager::operation as smop;
+use aws_sdk_sfn::operation as sfnop;
 
 /// The account of the local world's own credentials (moto's default account).
 pub const LOCAL_ACCOUNT: &str = "123456789012";
@@ -82,6 +83,8 @@ enum Resource {
     Table { name: String },
     /// An EventBridge event bus, by name or ARN (`PutEvents` without one: `default`).
     EventBus { id: String },
+    /// A resource named by its ARN in the call (a state machine, an execution).
+    Arn { arn: String },
 }
 
 #[derive(Clone, Debug)]
@@ -299,6 +302,12 @@ impl Recorder {
                         };
                         call.legs.push(Leg {
                             resource,
+                            context: BTreeMap::new(),
+                        });
+                    }
+                    Resource::Arn { arn } => {
+                        call.legs.push(Leg {
+                            resource: arn.clone(),
                             context: BTreeMap::new(),
                         });
                     }
@@ -572,6 +581,25 @@ fn resources_of(input: &Input) -> (Vec<Resource>, Option<String>) {
             None,
         );
     }
+    // Step Functions (the dispatcher): StartExecution on the state machine, DescribeExecution
+    // on the execution (Service Authorization Reference, "Actions defined by AWS Step
+    // Functions").
+    let arn = |arn: Option<&str>| {
+        (
+            arn.map(|arn| Resource::Arn {
+                arn: arn.to_owned(),
+            })
+            .into_iter()
+            .collect::<Vec<_>>(),
+            None,
+        )
+    };
+    if let Some(i) = input.downcast_ref::<sfnop::start_execution::StartExecutionInput>() {
+        return arn(i.state_machine_arn());
+    }
+    if let Some(i) = input.downcast_ref::<sfnop::describe_execution::DescribeExecutionInput>() {
+        return arn(i.execution_arn());
+    }
     if let Some(i) = input.downcast_ref::<smop::create_secret::CreateSecretInput>() {
         return (
             vec![Resource::SecretNew {
@@ -786,6 +814,8 @@ fn names(cfg: &ConfigBag) -> Option<(String, String)> {
         s if s.contains("secrets") => "secretsmanager".to_owned(),
         s if s.contains("dynamo") => "dynamodb".to_owned(),
         s if s.contains("eventbridge") || s == "events" => "events".to_owned(),
+        // Step Functions: the SDK's `sfn`, IAM's `states`.
+        "sfn" | "states" | "awsstepfunctions" => "states".to_owned(),
         other => other.to_owned(),
     };
     Some((service, metadata.name().to_owned()))

@@ -85,12 +85,11 @@ const UNUSED_LOCALLY: &[(&str, &str, &str)] = &[
          tests/integration/cross_region.rs runs the cross-region steps",
     ),
     (
-        "TargetRole",
-        "ListConnectionStringSecrets",
-        "the dispatcher's drift sweep lists a target account's connection-string secrets \
-         (functions/dispatcher/src/sweep.rs, for the automation stack's DriftAccountIds); the \
-         scenarios here run the workflow's steps only, and tests/integration/sweep.rs runs the \
-         sweep against moto in the stack's own account",
+        "DispatcherRole",
+        "SendFailedEventsToDeadLetterQueue",
+        "Lambda sends an asynchronous invocation that failed every retry to the function's \
+         dead-letter queue with the function's role (Lambda Developer Guide, \"Dead-letter \
+         queues\"); the dispatcher's code makes no SQS call, so nothing local records one",
     ),
 ];
 
@@ -736,6 +735,66 @@ async fn day_two(w: &World, invoker: &Arc<PerFunction>, request: &Value, prefix:
         .expect("UntagResource");
 }
 
+/// The dispatcher's day-two calls with its own role: a scheduled sweep (ListSecrets, each
+/// request read from its secret, DescribeExecution, StartExecution of a verify) and a
+/// rotation of the database user `db_user` (the same, for the requests that name it). The
+/// executions start on moto's Step Functions under the deployed state machine's name, so
+/// their ARNs are the ones the role names.
+async fn dispatcher_day_two(recorder: &Recorder, db_user: &str) {
+    let config = integration_tests::moto::moto().sdk_config(REGION).await;
+    let plain = aws_sdk_sfn::Client::new(&config);
+    let machine = match crate::dispatch::try_state_machine(&plain, "ProvisionStateMachine").await {
+        Some(arn) => arn,
+        None => plain
+            .list_state_machines()
+            .send()
+            .await
+            .expect("ListStateMachines")
+            .state_machines()
+            .iter()
+            .find(|m| m.name() == "ProvisionStateMachine")
+            .map(|m| m.state_machine_arn().to_owned())
+            .expect("the ProvisionStateMachine"),
+    };
+    let sfn = aws_sdk_sfn::Client::from_conf(
+        aws_sdk_sfn::config::Builder::from(&config)
+            .interceptor(recorder.interceptor(None, REGION))
+            .build(),
+    );
+    let r = recorder.clone();
+    let aws = AwsClients::from_config(config).with_interceptor(move |scope: ClientScope<'_>| {
+        r.interceptor(scope.role_arn, scope.region)
+    });
+    // The stack's own account, and the same account again as a target account through the
+    // target role (moto has one account), so the cross-account listing is evaluated too.
+    let drift =
+        privatelink_dispatcher::DriftSettings::parse("", LOCAL_ACCOUNT, TARGET_ROLE_NAME, REGION);
+    let vending = privatelink_dispatcher::VendingSettings::default();
+    let handle = |event: Value| {
+        let (sfn, aws, machine, vending, drift) = (&sfn, &aws, &machine, &vending, &drift);
+        async move {
+            in_function(
+                "dispatcher",
+                privatelink_dispatcher::handle(sfn, aws, machine, vending, drift, &event),
+            )
+            .await
+            .expect("handled")
+        }
+    };
+    let swept =
+        handle(json!({"action": "verify-all", "scheduledTime": "2026-12-01T12:00:00Z"})).await;
+    assert!(swept["verifyStarted"].as_u64() >= Some(1), "{swept}");
+    let rotated = handle(json!({
+        "version": "0", "id": "iam-rotation", "detail-type": "AWS Service Event via CloudTrail",
+        "source": "aws.secretsmanager", "account": LOCAL_ACCOUNT, "time": "2026-12-01T12:30:00Z",
+        "region": REGION, "resources": [],
+        "detail": {"eventSource": "secretsmanager.amazonaws.com", "eventName": "RotationSucceeded",
+                   "additionalEventData": {"SecretId": db_user}, "eventType": "AwsServiceEvent"}
+    }))
+    .await;
+    assert_eq!(rotated["verifyStarted"], 1, "{rotated}");
+}
+
 async fn run_scenarios(w: &World, recorder: &Recorder) -> Vec<Call> {
     let invoker = PerFunction::new(w, recorder).await;
     // A database-user secret below the prefix, merged into the connection-string secret.
@@ -753,6 +812,7 @@ async fn run_scenarios(w: &World, recorder: &Recorder) -> Vec<Call> {
     request["secret"] = json!({"databaseUserSecretArn": db_user});
     assert_succeeded(&run(w, &invoker, Machine::Provision, request.clone(), "iam-up").await);
     day_two(w, &invoker, &request, "iam").await;
+    dispatcher_day_two(recorder, &db_user).await;
     assert_succeeded(&run(w, &invoker, Machine::Teardown, request, "iam-down").await);
     w.atlas.clock.sleep(Duration::from_secs(600)).await;
 
