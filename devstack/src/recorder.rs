@@ -600,6 +600,9 @@ fn resources_of(input: &Input) -> (Vec<Resource>, Option<String>) {
     if let Some(i) = input.downcast_ref::<sfnop::describe_execution::DescribeExecutionInput>() {
         return arn(i.execution_arn());
     }
+    if let Some(i) = input.downcast_ref::<sfnop::list_executions::ListExecutionsInput>() {
+        return arn(i.state_machine_arn());
+    }
     if let Some(i) = input.downcast_ref::<smop::create_secret::CreateSecretInput>() {
         return (
             vec![Resource::SecretNew {

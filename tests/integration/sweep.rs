@@ -165,7 +165,7 @@ async fn the_sweep_verifies_each_request_once_per_tick_and_a_rotation_only_its_u
     let summary = run(tick.clone()).await;
     assert_eq!(
         summary,
-        json!({"verifyStarted": 2, "alreadyStarted": 0, "skipped": 1, "notAffected": 0, "failed": 0})
+        json!({"verifyStarted": 2, "alreadyStarted": 0, "skipped": 1, "notAffected": 0, "busy": 0, "failed": 0})
     );
     let started = executions(&sfn, &machine).await;
     assert_eq!(started.len(), 2, "{started:#?}");
@@ -203,7 +203,7 @@ async fn the_sweep_verifies_each_request_once_per_tick_and_a_rotation_only_its_u
     let rotated = run(event.clone()).await;
     assert_eq!(
         rotated,
-        json!({"verifyStarted": 1, "alreadyStarted": 0, "skipped": 1, "notAffected": 1, "failed": 0})
+        json!({"verifyStarted": 1, "alreadyStarted": 0, "skipped": 1, "notAffected": 1, "busy": 0, "failed": 0})
     );
     let after = executions(&sfn, &machine).await;
     assert_eq!(after.len(), 3, "{after:#?}");
@@ -224,6 +224,35 @@ async fn the_sweep_verifies_each_request_once_per_tick_and_a_rotation_only_its_u
     ))
     .await;
     assert_eq!(by_name["verifyStarted"], 1);
+    assert_eq!(executions(&sfn, &machine).await.len(), 4);
+
+    // A request being torn down is never verified: a verify would re-create what the teardown
+    // removes. (moto's executions stay RUNNING.)
+    let teardown = crate::dispatch::try_state_machine(&sfn, "sweep-teardown")
+        .await
+        .expect("a teardown machine");
+    sfn.start_execution()
+        .state_machine_arn(&teardown)
+        .name("tearing-down-with-user")
+        .input(with_user.to_string())
+        .send()
+        .await
+        .expect("StartExecution");
+    let watching = drift
+        .clone()
+        .map(|d| d.with_teardown_state_machine(&teardown));
+    let during_teardown = handle(
+        &sfn,
+        &aws,
+        &machine,
+        &vending,
+        &watching,
+        &rotation_event("9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d", &db_user),
+    )
+    .await
+    .expect("handled");
+    assert_eq!(during_teardown["verifyStarted"], 0, "{during_teardown}");
+    assert_eq!(during_teardown["busy"], 1, "{during_teardown}");
     assert_eq!(executions(&sfn, &machine).await.len(), 4);
 
     // Another secret's rotation, and a payload the dispatcher cannot act on, start nothing.

@@ -19,6 +19,7 @@
 //! above (and is rejected there, as before).
 #![warn(missing_docs)]
 
+pub mod busy;
 pub mod rotation;
 pub mod sweep;
 

@@ -55,8 +55,7 @@ use crate::rotation::{Rotation, is_rotation_event, rotation_from_event, same_sec
 /// The `action` of the drift schedule's payload.
 pub const VERIFY_ALL: &str = "verify-all";
 
-/// The key of a connection-string secret that holds its request (a JSON string).
-pub const REQUEST_KEY: &str = "atlasPrivatelinkRequest";
+pub use privatelink_core::aws::secrets::REQUEST_KEY;
 
 /// How many secrets a sweep reads and starts executions for at the same time.
 pub const CONCURRENCY: usize = 8;
@@ -74,6 +73,9 @@ pub struct DriftSettings {
     pub account_ids: Vec<String>,
     /// `CROSS_ACCOUNT_ROLE_NAME`: the role to assume in the target accounts.
     pub role_name: String,
+    /// `TEARDOWN_STATE_MACHINE_ARN`: a request with a running teardown is never verified
+    /// ([`crate::busy`]).
+    pub teardown_state_machine_arn: Option<String>,
 }
 
 /// The items of a comma-separated setting, trimmed, empty ones left out, each once.
@@ -146,7 +148,14 @@ impl DriftSettings {
             regions,
             account_ids,
             role_name,
+            teardown_state_machine_arn: None,
         })
+    }
+
+    /// The same, watching `arn`'s running teardowns.
+    pub fn with_teardown_state_machine(mut self, arn: &str) -> Self {
+        self.teardown_state_machine_arn = Some(arn.trim().to_owned()).filter(|a| !a.is_empty());
+        self
     }
 
     /// The settings from the environment (`AWS_REGION` is the function's own region).
@@ -158,6 +167,7 @@ impl DriftSettings {
             &var("CROSS_ACCOUNT_ROLE_NAME"),
             &var("AWS_REGION"),
         )
+        .map(|s| s.with_teardown_state_machine(&var("TEARDOWN_STATE_MACHINE_ARN")))
     }
 
     /// Every account and region to look in: the own account first, then each target account
@@ -348,19 +358,23 @@ pub struct Summary {
     pub skipped: usize,
     /// Requests left alone because they do not use the rotated secret (rotation only).
     pub not_affected: usize,
+    /// Requests left alone because an execution of theirs is running: a teardown, or (for
+    /// the schedule) a provisioning or verify ([`crate::busy`]).
+    pub busy: usize,
     /// Locations and secrets that failed on AWS's side (the sweep then fails, after the rest).
     pub failed: usize,
 }
 
 impl Summary {
     /// The Lambda function's answer: `{"verifyStarted", "alreadyStarted", "skipped",
-    /// "notAffected", "failed"}`.
+    /// "notAffected", "busy", "failed"}`.
     pub fn to_json(&self) -> Value {
         json!({
             "verifyStarted": self.verify_started,
             "alreadyStarted": self.already_started,
             "skipped": self.skipped,
             "notAffected": self.not_affected,
+            "busy": self.busy,
             "failed": self.failed,
         })
     }
@@ -381,6 +395,7 @@ enum Outcome {
     AlreadyStarted,
     Skipped,
     NotAffected,
+    Busy,
     Failed(StepError),
 }
 
@@ -469,6 +484,7 @@ async fn verify_one(
     state_machine_arn: &str,
     trigger: &Trigger,
     found: &Found,
+    busy: &BTreeSet<String>,
 ) -> Outcome {
     let value = match read_secret_string(&found.client, &found.arn, REQUEST_KEY).await {
         Ok(value) => value,
@@ -496,6 +512,22 @@ async fn verify_one(
         }
     }
     let name = verify_execution_name(&input, trigger);
+    if found
+        .owner
+        .as_ref()
+        .is_some_and(|owner| busy.contains(owner))
+    {
+        // This trigger's own verify (a retried sweep) counts as started, not as busy.
+        let arn = crate::execution_arn(state_machine_arn, &name);
+        return match crate::describe_status(sfn, &arn, &name).await {
+            Ok(Some(_)) => Outcome::AlreadyStarted,
+            Ok(None) => {
+                tracing::info!(secret = %found.name, "an execution of this request is running; not verified now");
+                Outcome::Busy
+            }
+            Err(e) => Outcome::Failed(e),
+        };
+    }
     match start_named(sfn, state_machine_arn, &name, &input).await {
         Ok(true) => {
             tracing::info!(secret = %found.name, execution = %name, "verify started");
@@ -541,8 +573,19 @@ pub async fn sweep(
             }
         }
     }
+    // Which requests are busy, before any is started: a listing that fails starts nothing
+    // (the sweep is retried), since verifying a request being torn down would re-create it.
+    let mut watched: Vec<&str> = settings
+        .teardown_state_machine_arn
+        .as_deref()
+        .into_iter()
+        .collect();
+    if matches!(trigger, Trigger::Schedule { .. }) {
+        watched.push(state_machine_arn);
+    }
+    let busy = crate::busy::running_requests(sfn, &watched).await?;
     let outcomes: Vec<Outcome> = stream::iter(found.iter())
-        .map(|f| verify_one(sfn, state_machine_arn, trigger, f))
+        .map(|f| verify_one(sfn, state_machine_arn, trigger, f, &busy))
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
@@ -552,6 +595,7 @@ pub async fn sweep(
             Outcome::AlreadyStarted => summary.already_started += 1,
             Outcome::Skipped => summary.skipped += 1,
             Outcome::NotAffected => summary.not_affected += 1,
+            Outcome::Busy => summary.busy += 1,
             Outcome::Failed(e) => {
                 tracing::error!(error = e.name.as_str(), cause = %e.message, "verify not started");
                 note(&mut summary, e);

@@ -144,6 +144,7 @@ fn each_function_has_the_settings_its_catalogue_entry_names() {
         "RUST_LOG",
         FUNCTION_ENV,
         "PROVISION_STATE_MACHINE_ARN",
+        "TEARDOWN_STATE_MACHINE_ARN",
         "VENDING_PROJECT_ID",
         "VENDING_CLUSTER_NAME",
         "VENDING_REGIONS",

@@ -134,9 +134,14 @@ fn least_privilege_faults(statement: &Statement, own_log_group: Option<&str>) ->
                     resource
                         == "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${ClaimsTable}"
                 }
-                "states:DescribeExecution" => {
-                    resource
-                        == "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${ProvisionStateMachine.Name}:*"
+                "states:DescribeExecution" => [
+                    "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${ProvisionStateMachine.Name}:*",
+                    "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${TeardownStateMachine.Name}:*",
+                ]
+                .contains(&resource),
+                // The sweep's look for running executions: our two state machines only.
+                "states:ListExecutions" => {
+                    resource == "${ProvisionStateMachine}" || resource == "${TeardownStateMachine}"
                 }
                 "sqs:SendMessage" => resource == "${DispatchDeadLetterQueue.Arn}",
                 "events:PutEvents" => {

@@ -63,6 +63,7 @@ fn expected_actions() -> BTreeMap<String, BTreeSet<&'static str>> {
                 &[
                     "states:StartExecution",
                     "states:DescribeExecution",
+                    "states:ListExecutions",
                     "sqs:SendMessage",
                 ],
                 // The drift sweep and rotation events (functions/dispatcher/src/sweep.rs):
