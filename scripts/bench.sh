@@ -35,7 +35,7 @@ done
 if [ "$cold" = 1 ]; then
   started=$(date +%s)
   log "cargo build --release: the Lambda binary and the hello-world baseline (slow when cold: the AWS SDK in release)"
-  cargo build --release -p privatelink-lambdas -p bench-hello
+  cargo build --release -p privatelink-lambdas -p bench-hello -p bench-reference
   log "release build took $(( $(date +%s) - started )) s"
 fi
 

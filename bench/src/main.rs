@@ -111,7 +111,7 @@ async fn main() {
             .bin_dir
             .clone()
             .unwrap_or_else(|| target_dir().join("release"));
-        let mut names = vec![cold::HELLO.to_owned()];
+        let mut names = vec![cold::HELLO.to_owned(), cold::REFERENCE.to_owned()];
         names.extend(cold::lambda_functions());
         let lambda_dir = target_dir().join("lambda");
         let arm64_dir = target_dir().join("aarch64-unknown-linux-gnu/release");
