@@ -4,20 +4,12 @@
 
 mod common;
 
-use common::{Down, cli, exports};
+use common::{Down, cli, local_up};
 
 #[test]
 fn the_documented_local_sequence_works_as_written() {
-    let dir = std::env::temp_dir().join(format!("atlas-privatelink-local-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let up = cli(&dir, &["local", "up", "--time-scale", "200"], &[]);
+    let (dir, env) = local_up("local");
     let _down = Down(&dir);
-    assert!(
-        up.status.success(),
-        "local up: {}",
-        String::from_utf8_lossy(&up.stderr)
-    );
-    let env = exports(&String::from_utf8_lossy(&up.stdout));
     for key in [
         "AWS_ENDPOINT_URL",
         "AWS_REGION",

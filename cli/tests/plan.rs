@@ -4,20 +4,12 @@
 
 mod common;
 
-use common::{Down, cli, exports};
+use common::{Down, cli, local_up};
 
 #[test]
 fn plan_lists_creates_then_nothing_to_do_after_a_run() {
-    let dir = std::env::temp_dir().join(format!("atlas-privatelink-plan-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let up = cli(&dir, &["local", "up", "--time-scale", "200"], &[]);
+    let (dir, env) = local_up("plan");
     let _down = Down(&dir);
-    assert!(
-        up.status.success(),
-        "local up: {}",
-        String::from_utf8_lossy(&up.stderr)
-    );
-    let env = exports(&String::from_utf8_lossy(&up.stdout));
 
     let fresh = cli(&dir, &["plan", "--local", "local-request.json"], &[]);
     let table = String::from_utf8_lossy(&fresh.stdout);

@@ -1,7 +1,7 @@
 //! What the CLI tests share: running the binary a user runs, in a directory of its own, and
 //! stopping the local stack however a test ends.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs `atlas-privatelink ARGS` in `dir` with `env` added.
@@ -33,4 +33,20 @@ impl Drop for Down<'_> {
             let _ = cli(self.0, &["local", "down"], &[]);
         }
     }
+}
+
+/// A directory of its own (`atlas-privatelink-<name>-<pid>` in the temp dir) with
+/// `local up --time-scale 200` run in it: the directory, and the `export` lines `up` printed.
+/// Stop the stack with a [`Down`] on the directory.
+pub fn local_up(name: &str) -> (PathBuf, Vec<(String, String)>) {
+    let dir = std::env::temp_dir().join(format!("atlas-privatelink-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let up = cli(&dir, &["local", "up", "--time-scale", "200"], &[]);
+    if !up.status.success() {
+        // Stop whatever part started before the assertion fails.
+        drop(Down(&dir));
+        panic!("local up: {}", String::from_utf8_lossy(&up.stderr));
+    }
+    let env = exports(&String::from_utf8_lossy(&up.stdout));
+    (dir, env)
 }

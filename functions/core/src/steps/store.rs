@@ -221,8 +221,9 @@ fn phase_durations(
 }
 
 /// The region and account-role the secret goes to: the first endpoint's region, in the target
-/// account (through the request's role when there is one).
-fn secret_home(request: &ProvisionRequest) -> (Option<&str>, &str) {
+/// account (through the request's role when there is one). Validate, inspect, rollback and
+/// teardown find it there too.
+pub(crate) fn secret_location(request: &ProvisionRequest) -> (Option<&str>, &str) {
     let region = request
         .endpoints
         .first()
@@ -295,7 +296,7 @@ pub async fn store_connection_strings(
     let (content, sets) =
         connection_strings(ctx, &atlas, request, &vpce_ids, db_user.clone()).await?;
     // The secret's clients (and the target role) only once there is something to write.
-    let (role, region) = secret_home(request);
+    let (role, region) = secret_location(request);
     let secrets = SdkSecrets::new(ctx.aws.for_region(role, region).await?.secrets);
     let mut written = write_secret(&secrets, state, &content).await?;
     let unlinked = unlink_replaced(&atlas, state, written.previous.as_deref(), &vpce_ids).await?;
@@ -504,11 +505,6 @@ pub async fn write_secret_to(
         ErrorName::AwsUnavailable,
         format!("secret {name} exists for CreateSecret but not for DescribeSecret"),
     ))
-}
-
-/// Where teardown finds the secret (same rule as where it is written).
-pub(crate) fn secret_location(request: &ProvisionRequest) -> (Option<&str>, &str) {
-    secret_home(request)
 }
 
 #[cfg(test)]
