@@ -23,6 +23,12 @@ pub const PRICE_GB_S: f64 = 0.000_013_333_4;
 pub const PRICE_REQUEST: f64 = 0.20 / 1_000_000.0;
 /// Step Functions Standard price per state transition.
 pub const PRICE_TRANSITION: f64 = 0.025 / 1000.0;
+/// DynamoDB on-demand price per write request unit (us-east-1): the list price before the
+/// November 2024 cut ($1.25 per million; half that since), the higher one, so the cost is an
+/// upper bound (aws.amazon.com/dynamodb/pricing/on-demand).
+pub const PRICE_DDB_WRITE: f64 = 1.25 / 1_000_000.0;
+/// DynamoDB on-demand price per read request unit, likewise ($0.25 per million before the cut).
+pub const PRICE_DDB_READ: f64 = 0.25 / 1_000_000.0;
 /// The endpoint service delay (fixed by the issue).
 pub const SERVICE_DELAY: Duration = Duration::from_secs(150);
 
@@ -61,6 +67,8 @@ pub struct DesignFigures {
     pub gb_s: Vec<f64>,
     /// Lambda invocations per run (ours only).
     pub invocations: Vec<f64>,
+    /// DynamoDB calls per run (ours only).
+    pub dynamo: Vec<f64>,
     /// Cost per run, USD (ours only).
     pub cost: Vec<f64>,
     /// Provisioning time per run (simulated seconds).
@@ -169,9 +177,51 @@ pub fn gb_seconds(invocations: &[Invocation]) -> f64 {
         * (MEMORY_MB / 1024.0)
 }
 
-/// Cost of one run.
-pub fn cost(transitions: f64, invocations: f64, gb_s: f64) -> f64 {
-    transitions * PRICE_TRANSITION + invocations * PRICE_REQUEST + gb_s * PRICE_GB_S
+/// DynamoDB calls of the stack (the claims and the shared Atlas reads), as the AWS front counted
+/// them.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DynamoCalls {
+    /// `GetItem` calls (strongly consistent reads).
+    pub reads: u64,
+    /// Every other item call (conditional puts and updates, deletes).
+    pub writes: u64,
+}
+
+impl DynamoCalls {
+    /// The calls the front has seen so far.
+    pub fn of(stack: &DevStack) -> Self {
+        let models = stack.models();
+        let reads = models.calls("dynamodb:GetItem");
+        Self {
+            reads,
+            writes: models.calls("dynamodb:").saturating_sub(reads),
+        }
+    }
+
+    /// The calls made since `before`.
+    pub fn since(self, before: Self) -> Self {
+        Self {
+            reads: self.reads.saturating_sub(before.reads),
+            writes: self.writes.saturating_sub(before.writes),
+        }
+    }
+
+    /// Their price: one request unit each. The items of a run are under 1 KB (one write unit
+    /// a write), and a strongly consistent read of up to 4 KB is one read unit (DynamoDB
+    /// developer guide, "Read/write capacity mode").
+    pub fn cost(self) -> f64 {
+        self.reads as f64 * PRICE_DDB_READ + self.writes as f64 * PRICE_DDB_WRITE
+    }
+
+    /// All calls.
+    pub fn total(self) -> u64 {
+        self.reads + self.writes
+    }
+}
+
+/// Cost of one run: Step Functions, Lambda and DynamoDB.
+pub fn cost(transitions: f64, invocations: f64, gb_s: f64, dynamo: DynamoCalls) -> f64 {
+    transitions * PRICE_TRANSITION + invocations * PRICE_REQUEST + gb_s * PRICE_GB_S + dynamo.cost()
 }
 
 struct Lab {
@@ -298,8 +348,10 @@ async fn one_run(
     ));
     let runner = provision_runner(invoker.clone(), &lab.clock)?;
     let before = lab.sim.counters();
+    let dynamo_before = DynamoCalls::of(&lab.stack);
     let result = execute(&runner, request, &format!("bench-lag-{i}")).await;
     let after = lab.sim.counters();
+    let dynamo = DynamoCalls::of(&lab.stack).since(dynamo_before);
     if let Some(why) = failure(&result) {
         return Err(format!("lag run {i} failed: {why}"));
     }
@@ -341,7 +393,8 @@ async fn one_run(
     figures.transitions.push(transitions);
     figures.gb_s.push(gb_s);
     figures.invocations.push(count);
-    figures.cost.push(cost(transitions, count, gb_s));
+    figures.dynamo.push(dynamo.total() as f64);
+    figures.cost.push(cost(transitions, count, gb_s, dynamo));
     figures
         .total
         .push(secs_between(result.start_time, result.stop_time));
@@ -383,16 +436,16 @@ pub fn table(figures: &[DesignFigures], seed: u64, runs: usize) -> String {
     );
     let _ = writeln!(
         out,
-        "| design | median lag service / interface / IDLE (s) | max lag (s) | Atlas calls (median) | transitions | Lambda invocations | GB-s | $/run | provisioning (median s) |"
+        "| design | median lag service / interface / IDLE (s) | max lag (s) | Atlas calls (median) | transitions | Lambda invocations | GB-s | DynamoDB calls | $/run | provisioning (median s) |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|");
     for f in figures {
         let all: Vec<f64> = f.lags.iter().flatten().copied().collect();
         let ours = !f.transitions.is_empty();
         let dash = || "—".to_owned();
         let _ = writeln!(
             out,
-            "| {} | {} / {} / {} | {:.1} | {:.0} | {} | {} | {} | {} | {:.0} |",
+            "| {} | {} / {} / {} | {:.1} | {:.0} | {} | {} | {} | {} | {} | {:.0} |",
             f.name,
             fmt_phase(&f.lags[0]),
             fmt_phase(&f.lags[1]),
@@ -411,6 +464,11 @@ pub fn table(figures: &[DesignFigures], seed: u64, runs: usize) -> String {
             },
             if ours {
                 format!("{:.4}", median(&f.gb_s))
+            } else {
+                dash()
+            },
+            if ours {
+                format!("{:.0}", median(&f.dynamo))
             } else {
                 dash()
             },
@@ -468,7 +526,7 @@ pub fn table(figures: &[DesignFigures], seed: u64, runs: usize) -> String {
         "\nModel: lag = time the observing step succeeded (get-service-name, verify-endpoint, store-connection-strings) minus the time the simulator reached the state (creation/link time + delay). \
 Our Atlas calls are every request the simulator received (token, list, create, GETs, retries); a peer's are its polls + {PEER_FIXED_CALLS:.0} (token, create service, create interface), polls at its cadence from the moment the previous phase was seen (peers: analytic, same drawn delays; the service takes exactly 150 s, so a cadence dividing 150 s sees it with no lag). \
 GB-s = sum over Lambda invocations of (virtual time the step spent, polling sleeps included, + the real time its code ran), each rounded up to 1 ms, x {MEMORY_MB:.0} MB (no cold-start init billed); \
-$/run = transitions x $0.025/1000 + invocations x $0.20/1M + GB-s x $0.0000133334 (arm64)."
+$/run = transitions x $0.025/1000 + invocations x $0.20/1M + GB-s x $0.0000133334 (arm64) + DynamoDB calls (the claims and the shared Atlas reads, counted by the AWS front) at $0.25/1M reads and $1.25/1M writes (one request unit each: items under 1 KB)."
     );
     out
 }

@@ -13,7 +13,7 @@ use devstack::{
 use serde_json::{Value, json};
 
 use crate::common::{RecordingInvoker, context, events, execute, failure, project_id};
-use crate::lag::{cost, gb_seconds};
+use crate::lag::{DynamoCalls, cost, gb_seconds};
 
 /// One verify's figures.
 #[derive(Debug, Clone)]
@@ -115,6 +115,7 @@ async fn measure(
             _ => {}
         }
         let before = stack.sim.counters();
+        let dynamo_before = DynamoCalls::of(stack);
         let result = execute(
             &runner,
             verify.clone(),
@@ -122,6 +123,7 @@ async fn measure(
         )
         .await;
         let after = stack.sim.counters();
+        let dynamo = DynamoCalls::of(stack).since(dynamo_before);
         if let Some(why) = failure(&result) {
             return Err(format!("verify ({case}) failed: {why}"));
         }
@@ -152,6 +154,7 @@ async fn measure(
                 result.state_transitions as f64,
                 invocations.len() as f64,
                 gb_s,
+                dynamo,
             ),
         });
     }

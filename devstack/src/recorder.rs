@@ -34,6 +34,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use aws_sdk_dynamodb::operation as ddbop;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_ec2::operation as ec2op;
 use aws_sdk_eventbridge::operation as ebop;
 use aws_sdk_secretsmanager::operation as smop;
@@ -79,8 +80,12 @@ enum Resource {
         arn: Option<String>,
         tags: Vec<(String, String)>,
     },
-    /// A DynamoDB table, by name (in the caller's account and region).
-    Table { name: String },
+    /// A DynamoDB table, by name (in the caller's account and region), and the partition key
+    /// of the item the call touches (the condition key `dynamodb:LeadingKeys`).
+    Table {
+        name: String,
+        leading_key: Option<String>,
+    },
     /// An EventBridge event bus, by name or ARN (`PutEvents` without one: `default`).
     EventBus { id: String },
     /// A resource named by its ARN in the call (a state machine, an execution).
@@ -282,13 +287,20 @@ impl Recorder {
                             context,
                         });
                     }
-                    Resource::Table { name } => {
+                    Resource::Table { name, leading_key } => {
+                        // `dynamodb:LeadingKeys` is multivalued: the item's partition key
+                        // (Service Authorization Reference, "Condition keys for Amazon
+                        // DynamoDB").
+                        let context = leading_key
+                            .iter()
+                            .map(|k| ("dynamodb:LeadingKeys".to_owned(), json!([k])))
+                            .collect();
                         call.legs.push(Leg {
                             resource: format!(
                                 "arn:aws:dynamodb:{}:{}:table/{name}",
                                 raw.region, raw.account
                             ),
-                            context: BTreeMap::new(),
+                            context,
                         });
                     }
                     Resource::EventBus { id } => {
@@ -540,25 +552,32 @@ fn resources_of(input: &Input) -> (Vec<Resource>, Option<String>) {
     }
     // The claims table's item calls (Service Authorization Reference, "Actions defined by
     // Amazon DynamoDB": the table).
-    let table = |name: Option<&str>| {
+    let table = |name: Option<&str>, key: Option<&HashMap<String, AttributeValue>>| {
+        let leading_key = key
+            .and_then(|k| k.get("pk"))
+            .and_then(|v| v.as_s().ok())
+            .cloned();
         (
-            name.map(|n| Resource::Table { name: n.to_owned() })
-                .into_iter()
-                .collect::<Vec<_>>(),
+            name.map(|n| Resource::Table {
+                name: n.to_owned(),
+                leading_key,
+            })
+            .into_iter()
+            .collect::<Vec<_>>(),
             None,
         )
     };
     if let Some(i) = input.downcast_ref::<ddbop::put_item::PutItemInput>() {
-        return table(i.table_name());
+        return table(i.table_name(), i.item());
     }
     if let Some(i) = input.downcast_ref::<ddbop::get_item::GetItemInput>() {
-        return table(i.table_name());
+        return table(i.table_name(), i.key());
     }
     if let Some(i) = input.downcast_ref::<ddbop::update_item::UpdateItemInput>() {
-        return table(i.table_name());
+        return table(i.table_name(), i.key());
     }
     if let Some(i) = input.downcast_ref::<ddbop::delete_item::DeleteItemInput>() {
-        return table(i.table_name());
+        return table(i.table_name(), i.key());
     }
     let secret = |id: Option<&str>| {
         id.map(|id| Resource::Secret { id: id.to_owned() })

@@ -14,5 +14,6 @@ mod realism;
 mod remote_regions;
 mod scenarios;
 mod service_regions;
+mod shared_reads;
 mod steps;
 mod sweep;

@@ -193,6 +193,17 @@ async fn handle(State(front): State<Arc<FrontState>>, request: Request) -> Respo
     };
     let caller = caller_of(&parts.headers);
     let params = Params::parse(&body);
+    if let Some((_, service)) = &caller {
+        // The query protocol names the action in the body, the JSON one in `X-Amz-Target`
+        // (`DynamoDB_20120810.GetItem`).
+        let target = parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|t| t.to_str().ok())
+            .and_then(|t| t.rsplit('.').next());
+        let action = params.get("Action").or(target).unwrap_or("(unknown)");
+        front.models.count_call(service, action);
+    }
     let ours = match &caller {
         Some((caller, service)) if service == "ec2" => {
             front

@@ -36,6 +36,8 @@ pub(crate) struct State {
     pub denied_roles: HashMap<String, Option<SystemTime>>,
     /// Answers the front gave itself, by error code (or `replay` for a client-token replay).
     pub answers: HashMap<String, u64>,
+    /// Calls received, by `service:Action` (`dynamodb:GetItem`, `ec2:DescribeVpcEndpoints`).
+    pub calls: HashMap<String, u64>,
 }
 
 /// The rules in force and what the front has seen; see the module documentation.
@@ -58,6 +60,7 @@ impl AwsModels {
                 endpoints: HashMap::new(),
                 denied_roles: HashMap::new(),
                 answers: HashMap::new(),
+                calls: HashMap::new(),
             }),
             realism,
             clock,
@@ -88,6 +91,25 @@ impl AwsModels {
     /// `InvalidGroup.NotFound`, or `replay` for an answer replayed for a client token).
     pub fn answers(&self, code: &str) -> u64 {
         self.lock().answers.get(code).copied().unwrap_or(0)
+    }
+
+    /// Calls received whose `service:Action` starts with `prefix` (`"dynamodb:"`: every
+    /// DynamoDB call), answered by the front or by moto: what the benchmark prices.
+    pub fn calls(&self, prefix: &str) -> u64 {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub(crate) fn count_call(&self, service: &str, action: &str) {
+        *self
+            .lock()
+            .calls
+            .entry(format!("{service}:{action}"))
+            .or_default() += 1;
     }
 
     pub(crate) fn count(&self, code: &str) {

@@ -125,6 +125,12 @@ impl AtlasClient {
         })
     }
 
+    /// Who the client acts as: the service account's client id or the API key's public key
+    /// (neither is secret).
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
     /// The same client (connection pool, token, digest nonce shared) with another retry policy:
     /// a poller that backs off by itself asks with fewer retries of its own.
     pub fn with_retry(&self, retry: RetryPolicy) -> Self {

@@ -12,6 +12,7 @@ use tokio::sync::Mutex;
 use crate::aws::clients::AwsClients;
 use crate::aws::secrets::read_secret_string;
 use crate::error::{ErrorName, StepError};
+use crate::ports::HttpAtlas;
 use crate::request::ProvisionRequest;
 pub use crate::settings::{Polling, Settings};
 
@@ -54,6 +55,31 @@ impl Context {
             .claims_table
             .as_ref()
             .map(|table| crate::aws::claims::Claims::new(self.aws.dynamodb(), table))
+    }
+
+    /// The shared Atlas reads ([`crate::ports::shared_reads`]), when the stack has a claims
+    /// table (they are kept in it).
+    pub fn read_cache(&self) -> Option<crate::aws::read_cache::DynamoReadCache> {
+        self.settings
+            .claims_table
+            .as_ref()
+            .map(|table| crate::aws::read_cache::DynamoReadCache::new(self.aws.dynamodb(), table))
+    }
+
+    /// The Atlas port for steps that poll: [`HttpAtlas::polling`] over the request's client,
+    /// its `…_shared` reads shared with the stack's other executions at the Atlas cadence.
+    pub async fn polling_atlas(&self, request: &ProvisionRequest) -> Result<HttpAtlas, StepError> {
+        Ok(self.sharing(HttpAtlas::polling(&*self.atlas(request).await?)))
+    }
+
+    /// `atlas`, its `…_shared` reads shared with the stack's other executions at the Atlas
+    /// polling cadence (not shared without a claims table).
+    pub fn sharing(&self, atlas: HttpAtlas) -> HttpAtlas {
+        atlas.sharing(
+            self.read_cache(),
+            self.clock.clone(),
+            self.settings.polling.atlas_every,
+        )
     }
 
     /// The Atlas client for the request's credentials secret (or the default one).

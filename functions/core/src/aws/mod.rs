@@ -5,4 +5,5 @@ pub mod clients;
 pub mod consistency;
 pub mod ec2;
 pub mod errors;
+pub mod read_cache;
 pub mod secrets;

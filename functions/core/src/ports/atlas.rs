@@ -12,8 +12,14 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use atlas_api::models::{Cluster, EndpointService, InterfaceEndpoint};
 use atlas_api::{AtlasClient, AtlasError, RetryPolicy};
+use clock::SharedClock;
+
+use super::shared_reads::read_through;
+use crate::aws::read_cache::DynamoReadCache;
 
 /// The Atlas calls the steps decide with. Each method means what the
 /// [`AtlasClient`] method of the same name does; [`HttpAtlas`] is that implementation.
@@ -88,6 +94,27 @@ pub trait Atlas: Sync {
         cluster: &str,
     ) -> impl Future<Output = Result<Cluster, AtlasError>> + Send;
 
+    /// The cluster description as any execution of the stack read it within the polling
+    /// cadence ([`shared_reads`](super::shared_reads)): for polls that wait on a state, where
+    /// an answer a cadence old cannot mislead. By default, a read of its own.
+    fn get_cluster_shared(
+        &self,
+        group: &str,
+        cluster: &str,
+    ) -> impl Future<Output = Result<Cluster, AtlasError>> + Send {
+        self.get_cluster(group, cluster)
+    }
+
+    /// One endpoint service, shared like [`Atlas::get_cluster_shared`]: for the poll that
+    /// waits for it to be `AVAILABLE`, never for a read-modify-write of it.
+    fn get_endpoint_service_shared(
+        &self,
+        group: &str,
+        service_id: &str,
+    ) -> impl Future<Output = Result<EndpointService, AtlasError>> + Send {
+        self.get_endpoint_service(group, service_id)
+    }
+
     /// Whether the project's regionalized private endpoint mode is on.
     fn get_regional_mode(
         &self,
@@ -107,22 +134,83 @@ pub trait Atlas: Sync {
 #[derive(Debug, Clone)]
 pub struct HttpAtlas {
     client: Arc<AtlasClient>,
+    shared: Option<Arc<SharedReads>>,
+}
+
+/// Where and how [`HttpAtlas`] shares its `…_shared` reads.
+#[derive(Debug)]
+struct SharedReads {
+    cache: DynamoReadCache,
+    clock: SharedClock,
+    max_age: Duration,
+    /// Who holds a lease: unique per port, so a release never frees another reader's lease.
+    holder: String,
 }
 
 impl HttpAtlas {
     /// The port over `client`, with its own (default) retries: for steps that make each call
     /// once and must not fail on a passing 429.
     pub fn new(client: Arc<AtlasClient>) -> Self {
-        Self { client }
+        Self {
+            client,
+            shared: None,
+        }
     }
 
     /// The port over `client` with [`RetryPolicy::polling`]: for steps that poll and back off
     /// by themselves, so a throttled project gets fewer requests (the client's token and
     /// connections are shared).
     pub fn polling(client: &AtlasClient) -> Self {
+        Self::new(Arc::new(client.with_retry(RetryPolicy::polling())))
+    }
+
+    /// The same port, its `…_shared` reads shared through `cache` with answers at most
+    /// `max_age` old (the polling cadence); `None` (a stack without the table): not shared.
+    pub fn sharing(
+        self,
+        cache: Option<DynamoReadCache>,
+        clock: SharedClock,
+        max_age: Duration,
+    ) -> Self {
         Self {
-            client: Arc::new(client.with_retry(RetryPolicy::polling())),
+            shared: cache.map(|cache| {
+                Arc::new(SharedReads {
+                    cache,
+                    clock,
+                    max_age,
+                    holder: format!("{:016x}", rand::random::<u64>()),
+                })
+            }),
+            ..self
         }
+    }
+
+    /// `fetch`, through the shared reads when there are any; `object` names what is read
+    /// within the project (the cache key adds the project and the Atlas identity).
+    async fn shared_read<T, F, Fut>(
+        &self,
+        group: &str,
+        object: &str,
+        fetch: F,
+    ) -> Result<T, AtlasError>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, AtlasError>>,
+    {
+        let Some(shared) = &self.shared else {
+            return fetch().await;
+        };
+        let key = format!("atlas-read#{}#{group}#{object}", self.client.identity());
+        read_through(
+            &shared.cache,
+            shared.clock.as_ref(),
+            shared.max_age,
+            &shared.holder,
+            &key,
+            fetch,
+        )
+        .await
     }
 }
 
@@ -204,6 +292,24 @@ impl Atlas for HttpAtlas {
 
     async fn get_cluster(&self, group: &str, cluster: &str) -> Result<Cluster, AtlasError> {
         self.client.get_cluster(group, cluster).await
+    }
+
+    async fn get_cluster_shared(&self, group: &str, cluster: &str) -> Result<Cluster, AtlasError> {
+        self.shared_read(group, &format!("cluster#{cluster}"), || {
+            self.client.get_cluster(group, cluster)
+        })
+        .await
+    }
+
+    async fn get_endpoint_service_shared(
+        &self,
+        group: &str,
+        service_id: &str,
+    ) -> Result<EndpointService, AtlasError> {
+        self.shared_read(group, &format!("endpoint-service#{service_id}"), || {
+            self.client.get_endpoint_service(group, service_id)
+        })
+        .await
     }
 
     async fn get_regional_mode(&self, group: &str) -> Result<bool, AtlasError> {

@@ -15,6 +15,7 @@ pub mod atlas;
 pub mod claims;
 pub mod ec2;
 pub mod secrets;
+pub mod shared_reads;
 
 #[cfg(test)]
 pub(crate) mod fake_atlas;

@@ -212,11 +212,13 @@ impl Step {
                     "ATLAS_POLL_MAX_SECONDS",
                 ],
             ),
+            // The claims table keeps the shared Atlas reads (ports::shared_reads).
             Step::StoreConnectionStrings => (
                 POLLING_TIMEOUT,
                 &[
                     "ATLAS_CREDENTIALS_SECRET_ARN",
                     "SECRET_RECOVERY_DAYS",
+                    "CLAIMS_TABLE",
                     "POLL_BUDGET_SECONDS",
                     "ATLAS_POLL_SECONDS",
                     "ATLAS_POLL_MAX_SECONDS",
@@ -256,12 +258,14 @@ impl Step {
             Step::ConfigureSecurityGroups | Step::CreateVpcEndpoint | Step::TeardownSecret => {
                 (DEFAULT_TIMEOUT, BASE_ENVIRONMENT)
             }
-            // The VPC's interface endpoint quota its check compares with.
+            // The VPC's interface endpoint quota its check compares with; the claims table
+            // keeps the shared Atlas reads.
             Step::Inspect => (
                 DEFAULT_TIMEOUT,
                 &[
                     "ATLAS_CREDENTIALS_SECRET_ARN",
                     "SECRET_RECOVERY_DAYS",
+                    "CLAIMS_TABLE",
                     "INTERFACE_ENDPOINT_QUOTA",
                 ],
             ),
@@ -298,6 +302,9 @@ impl Step {
                 "ec2:DescribeVpcEndpointServices",
                 "ec2:DescribeSubnets",
                 "sts:AssumeRole",
+                // The shared cluster read (atlas-read# items only).
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
             ],
             Step::EnsureEndpointService => &[
                 "secretsmanager:GetSecretValue",
@@ -349,6 +356,9 @@ impl Step {
                 "secretsmanager:TagResource",
                 "kms:GenerateDataKey",
                 "sts:AssumeRole",
+                // The shared cluster polls (atlas-read# items only).
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
             ],
             Step::Rollback => &[
                 "secretsmanager:GetSecretValue",

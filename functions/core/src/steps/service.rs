@@ -229,7 +229,7 @@ pub async fn get_service_name(
     work: EndpointWork,
 ) -> Result<ServiceNameOut, StepError> {
     needs(&work.service, "service")?;
-    let atlas = HttpAtlas::polling(&*ctx.atlas(&work.request).await?);
+    let atlas = ctx.polling_atlas(&work.request).await?;
     let claims = ctx.claims().map(DynamoClaims::new);
     service_name(ctx, &atlas, claims.as_ref(), &work).await
 }
@@ -248,7 +248,10 @@ async fn service_name(
     let plan = &work.endpoint;
     let progress = Progress::default();
     poll(ctx, "endpoint service name", || async {
-        let current = match atlas.get_endpoint_service(group, &service.service_id).await {
+        let current = match atlas
+            .get_endpoint_service_shared(group, &service.service_id)
+            .await
+        {
             Ok(current) => current,
             Err(e) => return not_yet(atlas_error(e)).map(Err),
         };

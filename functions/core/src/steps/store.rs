@@ -10,7 +10,7 @@ use crate::aws::secrets::{
 };
 use crate::context::{Context, arn_account, arn_region};
 use crate::error::{ErrorName, StepError};
-use crate::ports::{Atlas, HttpAtlas, SdkSecrets, Secrets};
+use crate::ports::{Atlas, SdkSecrets, Secrets};
 use crate::request::ProvisionRequest;
 use crate::state::{ExecutionState, PhaseDurations, PhaseTimes, SecretOut};
 
@@ -290,7 +290,7 @@ pub async fn store_connection_strings(
     let invoked = ctx.clock.now();
     let request = &state.request;
     let vpce_ids = endpoint_ids(state)?;
-    let atlas = HttpAtlas::polling(&*ctx.atlas(request).await?);
+    let atlas = ctx.polling_atlas(request).await?;
     // Read first: a bad database-user secret fails before any polling.
     let db_user = database_user(ctx, request).await?;
     let (content, sets) =
@@ -366,7 +366,7 @@ async fn connection_strings(
 ) -> Result<(String, usize), StepError> {
     let (doc, sets) = poll(ctx, "private connection strings", || async {
         let cluster = match atlas
-            .get_cluster(&request.atlas.project_id, &request.atlas.cluster_name)
+            .get_cluster_shared(&request.atlas.project_id, &request.atlas.cluster_name)
             .await
         {
             Ok(cluster) => cluster,

@@ -247,7 +247,7 @@ impl Item {
 /// See [`Inspection`].
 pub async fn inspect(ctx: &Context, plan: Plan) -> Result<Inspection, StepError> {
     let request = &plan.request;
-    let atlas = HttpAtlas::new(ctx.atlas(request).await?);
+    let atlas = ctx.sharing(HttpAtlas::new(ctx.atlas(request).await?));
     let role = request.aws.role_arn.as_deref();
     let mut ec2s = Vec::with_capacity(plan.endpoints.len());
     for endpoint in &plan.endpoints {
@@ -321,7 +321,7 @@ async fn inspect_with<A: Atlas, E: Ec2, S: Secrets>(
     }
     let cluster = ports
         .atlas
-        .get_cluster(group, request.atlas.cluster_name.as_str())
+        .get_cluster_shared(group, request.atlas.cluster_name.as_str())
         .await
         .map_err(atlas_error)?;
     checks.push(secret::regional_mode(ports.atlas, request, &cluster).await?);
