@@ -3,7 +3,8 @@
 //! Sections (each can be run alone):
 //! 1. cold start of every Lambda binary vs a bare `lambda_runtime` hello world;
 //! 2. detection lag, Atlas calls, transitions and cost per run vs the peers' polling cadences;
-//! 3. many provisionings at once under the simulator's rate limit;
+//! 3. many provisionings at once under the simulator's rate limit: a goal row (200) and a
+//!    fleet row (1,000), one VPC per target account;
 //! 4. what one `verify` (the drift check) costs, in sync and after drift.
 //!
 //! The tables go to stdout (Markdown); progress goes to stderr. Goals are reported as
@@ -37,21 +38,30 @@ struct Args {
     /// Seed of the drawn provisioning delays.
     #[arg(long, default_value_t = 20_260_122)]
     seed: u64,
-    /// Atlas projects in the scale section.
+    /// Atlas projects of the scale section's goal row.
     #[arg(long, default_value_t = 4)]
     projects: usize,
-    /// VPCs per project in the scale section.
+    /// VPCs (target accounts) per project of the scale section's goal row.
     #[arg(long, default_value_t = 50)]
     vpcs: usize,
+    /// Atlas projects of the scale section's fleet row (0: no fleet row).
+    #[arg(long, default_value_t = 20)]
+    fleet_projects: usize,
+    /// VPCs (target accounts) per project of the scale section's fleet row.
+    #[arg(long, default_value_t = 50)]
+    fleet_vpcs: usize,
     /// Simulator rate limit in the scale section: bucket size per project.
     #[arg(long, default_value_t = 100)]
     rate_capacity: u32,
     /// Simulator rate limit in the scale section: refill, requests per minute per project.
     #[arg(long, default_value_t = 100.0)]
     rate_per_minute: f64,
-    /// Real-time bound of the scale section's concurrent phase, seconds.
+    /// Real-time bound of the concurrent phase of the scale section's goal row, seconds.
     #[arg(long, default_value_t = 300)]
     scale_time_box: u64,
+    /// Real-time bound of the concurrent phase of the scale section's fleet row, seconds.
+    #[arg(long, default_value_t = 900)]
+    fleet_time_box: u64,
     /// Starts per binary in the cold-start section.
     #[arg(long, default_value_t = 21)]
     starts: usize,
@@ -163,25 +173,52 @@ async fn main() {
     }
 
     if wants("scale") {
-        eprintln!("== 3. scale ({} x {})", args.projects, args.vpcs);
+        let fleet = args.fleet_projects > 0 && args.fleet_vpcs > 0;
+        eprintln!(
+            "== 3. scale ({} x {}{})",
+            args.projects,
+            args.vpcs,
+            if fleet {
+                format!("; fleet {} x {}", args.fleet_projects, args.fleet_vpcs)
+            } else {
+                String::new()
+            }
+        );
+        let started = Instant::now();
+        let limit = scale::rate_limit(args.rate_capacity, args.rate_per_minute);
         match &moto {
-            Some(moto) => match scale::run(
-                moto,
-                args.projects,
-                args.vpcs,
-                scale::rate_limit(args.rate_capacity, args.rate_per_minute),
-                Duration::from_secs(args.scale_time_box),
-            )
-            .await
-            {
-                Ok(figures) => report.push_str(&format!("\n{}", scale::table(&figures))),
-                Err(e) => {
-                    ok = false;
-                    report.push_str(&format!("\n## 3. Scale\n\nfailed: {e}\n"));
-                }
-            },
+            Some(moto) => {
+                let goal = scale::Row {
+                    projects: args.projects,
+                    vpcs: args.vpcs,
+                    tag: scale::GOAL_TAG,
+                    time_box: Duration::from_secs(args.scale_time_box),
+                };
+                let goal = scale::run(moto, goal, limit).await;
+                let fleet = if fleet {
+                    eprintln!(
+                        "== 3. scale, fleet row ({} x {})",
+                        args.fleet_projects, args.fleet_vpcs
+                    );
+                    let row = scale::Row {
+                        projects: args.fleet_projects,
+                        vpcs: args.fleet_vpcs,
+                        tag: scale::FLEET_TAG,
+                        time_box: Duration::from_secs(args.fleet_time_box),
+                    };
+                    Some(scale::run(moto, row, limit).await)
+                } else {
+                    None
+                };
+                ok &= goal.is_ok() && fleet.as_ref().is_none_or(Result::is_ok);
+                report.push_str(&format!("\n{}", scale::table(&goal, fleet.as_ref(), limit)));
+            }
             None => report.push_str("\n## 3. Scale\n\nnot run: no moto\n"),
         }
+        report.push_str(&format!(
+            "\n(section 3 took {:.1} s real)\n",
+            started.elapsed().as_secs_f64()
+        ));
     }
     if wants("verify") {
         eprintln!("== 4. verify");

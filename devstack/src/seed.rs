@@ -103,6 +103,39 @@ pub async fn create_subnet(
         .ok_or_else(|| "CreateSubnet returned no id".to_owned())
 }
 
+/// SDK configuration acting as `role_arn` in its account: `base` (its endpoint and region)
+/// with the credentials of an AssumeRole made through `sts` (its endpoint and credentials).
+///
+/// This is how account vending's networks are seeded: moto files what a caller creates
+/// under the account of the caller's access key, and the keys STS hands out for a role
+/// belong to the role's account (moto assumes any role not refused), so a VPC created with
+/// this configuration lives in that account, beside nothing else, as in a vended account.
+/// Pass the stack's front as `sts` so that a role the front denies
+/// ([`AwsModels::deny_role`](crate::AwsModels::deny_role)) is refused here too, and moto
+/// itself as `base` so that seeding skips the front's AWS realism (eventual consistency).
+/// The credentials are fixed (not refreshed): moto does not expire them.
+pub async fn assume_role_config(
+    sts: &aws_config::SdkConfig,
+    base: &aws_config::SdkConfig,
+    role_arn: &str,
+) -> Result<aws_config::SdkConfig, String> {
+    use aws_config::sts::AssumeRoleProvider;
+    use aws_sdk_ec2::config::{ProvideCredentials, SharedCredentialsProvider};
+    let provider = AssumeRoleProvider::builder(role_arn)
+        .session_name("devstack-seed")
+        .configure(sts)
+        .build()
+        .await;
+    let credentials = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| format!("AssumeRole {role_arn}: {e}"))?;
+    Ok(base
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .build())
+}
+
 /// Stores Atlas service-account credentials (and the simulator's URL) in a secret, as an
 /// operator would for the deployed functions; returns its ARN.
 pub async fn create_credentials_secret(
