@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark: prints a Markdown table of
-#   1. cold start of every Lambda binary (release profile, host build) vs a bare lambda_runtime
-#      hello world, peak RSS, binary and zip sizes (zips from ./scripts/package.sh, if run);
+#   1. cold start of the Lambda binary as each function (release profile, host build) vs a
+#      reference that builds the AWS config and one client, peak RSS, sizes;
 #   2. detection lag, Atlas calls, state transitions, GB-s and cost per provisioning run on
 #      seeded simulated delays, beside the peers' published polling cadences;
 #   3. provisionings at once under the simulator's rate limit, one VPC per target account
@@ -13,7 +13,7 @@
 #      revoked ingress rule.
 # Everything runs on this machine (moto, the Atlas simulator, virtual time); no network beyond
 # 127.0.0.1. Options go to the bench binary, e.g.
-#   ./scripts/bench.sh --skip-cold-start          # sections 2 and 3 only (no release build)
+#   ./scripts/bench.sh --skip-cold-start          # sections 2 to 4 (no release build)
 #   ./scripts/bench.sh --sections lag --runs 50   # one section
 #   ./scripts/bench.sh --help
 set -euo pipefail
