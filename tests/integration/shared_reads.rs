@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use privatelink_core::aws::read_cache::DynamoReadCache;
+use privatelink_core::ports::read_cache::DynamoReadCache;
 use privatelink_core::ports::shared_reads::{LEASE_FOR, ReadCache};
 use serde_json::json;
 

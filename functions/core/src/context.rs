@@ -59,11 +59,11 @@ impl Context {
 
     /// The shared Atlas reads ([`crate::ports::shared_reads`]), when the stack has a claims
     /// table (they are kept in it).
-    pub fn read_cache(&self) -> Option<crate::aws::read_cache::DynamoReadCache> {
+    pub fn read_cache(&self) -> Option<crate::ports::read_cache::DynamoReadCache> {
         self.settings
             .claims_table
             .as_ref()
-            .map(|table| crate::aws::read_cache::DynamoReadCache::new(self.aws.dynamodb(), table))
+            .map(|table| crate::ports::read_cache::DynamoReadCache::new(self.aws.dynamodb(), table))
     }
 
     /// The Atlas port for steps that poll: [`HttpAtlas::polling`] over the request's client,

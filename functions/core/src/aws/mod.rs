@@ -5,5 +5,4 @@ pub mod clients;
 pub mod consistency;
 pub mod ec2;
 pub mod errors;
-pub mod read_cache;
 pub mod secrets;

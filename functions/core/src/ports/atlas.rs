@@ -18,8 +18,8 @@ use atlas_api::models::{Cluster, EndpointService, InterfaceEndpoint};
 use atlas_api::{AtlasClient, AtlasError, RetryPolicy};
 use clock::SharedClock;
 
+use super::read_cache::DynamoReadCache;
 use super::shared_reads::read_through;
-use crate::aws::read_cache::DynamoReadCache;
 
 /// The Atlas calls the steps decide with. Each method means what the
 /// [`AtlasClient`] method of the same name does; [`HttpAtlas`] is that implementation.

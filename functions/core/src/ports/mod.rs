@@ -14,6 +14,7 @@
 pub mod atlas;
 pub mod claims;
 pub mod ec2;
+pub mod read_cache;
 pub mod secrets;
 pub mod shared_reads;
 

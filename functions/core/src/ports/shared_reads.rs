@@ -76,7 +76,7 @@ impl CachedRead {
     }
 }
 
-/// The shared-read store ([`crate::aws::read_cache::DynamoReadCache`] in the stack).
+/// The shared-read store ([`crate::ports::read_cache::DynamoReadCache`] in the stack).
 ///
 /// Futures are `Send` for the same reason as [`Ec2`](super::Ec2)'s.
 pub trait ReadCache: Sync {

@@ -15,9 +15,9 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::errors::classify;
+use super::shared_reads::{CachedRead, LEASE_FOR, ReadCache};
+use crate::aws::errors::classify;
 use crate::error::StepError;
-use crate::ports::shared_reads::{CachedRead, LEASE_FOR, ReadCache};
 
 /// Items are deleted by DynamoDB's TTL this long after their last write.
 const TTL: Duration = Duration::from_secs(3600);
