@@ -75,6 +75,8 @@ pub struct DesignFigures {
     pub total: Vec<f64>,
     /// Atlas requests per operation, summed over the runs (ours only).
     pub by_operation: std::collections::BTreeMap<String, u64>,
+    /// DynamoDB calls per `dynamodb:Action`, summed over the runs (ours only).
+    pub dynamo_by_action: std::collections::BTreeMap<String, u64>,
 }
 
 /// A peer's published polling cadence.
@@ -225,6 +227,11 @@ pub fn cost(transitions: f64, invocations: f64, gb_s: f64, dynamo: DynamoCalls) 
 }
 
 struct Lab {
+    /// Names this design's projects: the designs run on one moto, whose claims table (and
+    /// the shared Atlas reads in it) outlives each design's stack, and each stack's virtual
+    /// clock starts again at the real time, so a design reusing another's project ids would
+    /// take that design's cached answers (read "later" on its clock) as fresh.
+    tag: u32,
     stack: Arc<DevStack>,
     sim: SimHandle,
     clock: VirtualClock,
@@ -286,6 +293,7 @@ async fn run_ours(
     )
     .await?;
     let lab = Lab {
+        tag: 0x1a9 + acceptance as u32,
         stack: stack.clone(),
         sim: sim.clone(),
         clock,
@@ -299,7 +307,7 @@ async fn run_ours(
     for (i, draw) in draws.iter().enumerate() {
         one_run(moto, &lab, i, draw, &mut ours).await?;
         eprintln!(
-            "   lag run {}/{runs} ({acceptance:?}): interface {:.1} s, cluster IDLE {:.1} s -> lags {:.1} / {:.1} / {:.1} s, {} Atlas calls, {} transitions ({:.1} s wall)",
+            "   lag run {}/{runs} ({acceptance:?}): interface {:.1} s, cluster IDLE {:.1} s -> lags {:.1} / {:.1} / {:.1} s, {} Atlas calls, {} transitions ({:.1} s into the design)",
             i + 1,
             draw.interface.as_secs_f64(),
             draw.cluster_idle.as_secs_f64(),
@@ -322,7 +330,7 @@ async fn one_run(
     draw: &Draw,
     figures: &mut DesignFigures,
 ) -> Result<(), String> {
-    let project = project_id(0x1a9, i as u32);
+    let project = project_id(lab.tag, i as u32);
     let sdk = moto.sdk_config("us-east-1").await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let network = create_network(&ec2, "us-east-1", &project).await?;
@@ -349,9 +357,14 @@ async fn one_run(
     let runner = provision_runner(invoker.clone(), &lab.clock)?;
     let before = lab.sim.counters();
     let dynamo_before = DynamoCalls::of(&lab.stack);
+    let actions_before = lab.stack.models().calls_by_action("dynamodb:");
     let result = execute(&runner, request, &format!("bench-lag-{i}")).await;
     let after = lab.sim.counters();
     let dynamo = DynamoCalls::of(&lab.stack).since(dynamo_before);
+    for (action, n) in lab.stack.models().calls_by_action("dynamodb:") {
+        let diff = n.saturating_sub(actions_before.get(&action).copied().unwrap_or(0));
+        *figures.dynamo_by_action.entry(action).or_default() += diff;
+    }
     if let Some(why) = failure(&result) {
         return Err(format!("lag run {i} failed: {why}"));
     }
@@ -520,6 +533,19 @@ pub fn table(figures: &[DesignFigures], seed: u64, runs: usize) -> String {
             "\nOur Atlas calls per run by operation (mean): {}",
             per_run.join(", ")
         );
+        for design in figures.iter().filter(|d| !d.dynamo_by_action.is_empty()) {
+            let per_run: Vec<String> = design
+                .dynamo_by_action
+                .iter()
+                .map(|(op, n)| format!("{op} {:.1}", *n as f64 / runs.max(1) as f64))
+                .collect();
+            let _ = writeln!(
+                out,
+                "Our DynamoDB calls per run by action (mean; {}): {}",
+                design.name,
+                per_run.join(", ")
+            );
+        }
     }
     let _ = writeln!(
         out,

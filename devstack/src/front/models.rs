@@ -96,12 +96,17 @@ impl AwsModels {
     /// Calls received whose `service:Action` starts with `prefix` (`"dynamodb:"`: every
     /// DynamoDB call), answered by the front or by moto: what the benchmark prices.
     pub fn calls(&self, prefix: &str) -> u64 {
+        self.calls_by_action(prefix).values().sum()
+    }
+
+    /// Calls received whose `service:Action` starts with `prefix`, per `service:Action`.
+    pub fn calls_by_action(&self, prefix: &str) -> std::collections::BTreeMap<String, u64> {
         self.lock()
             .calls
             .iter()
             .filter(|(k, _)| k.starts_with(prefix))
-            .map(|(_, n)| n)
-            .sum()
+            .map(|(k, n)| (k.clone(), *n))
+            .collect()
     }
 
     pub(crate) fn count_call(&self, service: &str, action: &str) {
