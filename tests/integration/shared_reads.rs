@@ -36,7 +36,7 @@ async fn the_lease_and_the_answer_follow_dynamodb_conditions() {
     // Only the holder frees it.
     cache.release(&key, "b").await.expect("release");
     assert!(!lease("b", t0 + second, t0).await, "still a's");
-    cache.put(&key, "{\"n\":1}", t0).await.expect("put");
+    assert!(cache.put(&key, "{\"n\":1}", t0, None).await.expect("put"));
     let item = cache.get(&key).await.expect("GetItem").expect("item");
     assert_eq!(item.body.as_deref(), Some("{\"n\":1}"));
     assert_eq!(item.fetched_at, Some(t0));
@@ -45,10 +45,8 @@ async fn the_lease_and_the_answer_follow_dynamodb_conditions() {
     assert!(!lease("b", t0 + second, t0 - second).await, "fresh");
     assert!(lease("b", t0 + 3 * second, t0 + second).await, "stale");
     // An older answer never replaces a newer one.
-    cache
-        .put(&key, "{\"n\":0}", t0 - second)
-        .await
-        .expect("put");
+    let older = cache.put(&key, "{\"n\":0}", t0 - second, None).await;
+    assert!(!older.expect("put"), "refused");
     let item = cache.get(&key).await.expect("GetItem").expect("item");
     assert_eq!(item.body.as_deref(), Some("{\"n\":1}"));
     // A lease outlived by its holder is taken over.
@@ -56,6 +54,20 @@ async fn the_lease_and_the_answer_follow_dynamodb_conditions() {
     cache.release(&key, "c").await.expect("release");
     let item = cache.get(&key).await.expect("GetItem").expect("item");
     assert_eq!(item.lease_until, None);
+    // A poller's answer keeps the lease for its next read: nobody else takes it meanwhile.
+    let t1 = t0 + 3 * second + LEASE_FOR;
+    let kept = cache
+        .put(&key, "{\"n\":2}", t1, Some(("p", t1 + LEASE_FOR)))
+        .await;
+    assert!(kept.expect("put"));
+    let item = cache.get(&key).await.expect("GetItem").expect("item");
+    assert_eq!(
+        (item.lease_holder.as_deref(), item.lease_until),
+        (Some("p"), Some(t1 + LEASE_FOR))
+    );
+    assert!(!lease("d", t1 + 5 * second, t1).await, "kept by p");
+    cache.release(&key, "p").await.expect("release");
+    assert!(lease("d", t1 + 5 * second, t1).await, "given back");
 }
 
 #[tokio::test]

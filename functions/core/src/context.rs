@@ -67,18 +67,22 @@ impl Context {
     }
 
     /// The Atlas port for steps that poll: [`HttpAtlas::polling`] over the request's client,
-    /// its `…_shared` reads shared with the stack's other executions at the Atlas cadence.
+    /// its `…_shared` reads shared with the stack's other executions at the Atlas cadence,
+    /// keeping each read's lease for the next (call [`HttpAtlas::stop_sharing`] when done).
     pub async fn polling_atlas(&self, request: &ProvisionRequest) -> Result<HttpAtlas, StepError> {
-        Ok(self.sharing(HttpAtlas::polling(&*self.atlas(request).await?)))
+        let atlas = HttpAtlas::polling(&*self.atlas(request).await?);
+        Ok(self.sharing(atlas, true))
     }
 
     /// `atlas`, its `…_shared` reads shared with the stack's other executions at the Atlas
-    /// polling cadence (not shared without a claims table).
-    pub fn sharing(&self, atlas: HttpAtlas) -> HttpAtlas {
+    /// polling cadence (not shared without a claims table); `polls`: see
+    /// [`HttpAtlas::sharing`].
+    pub fn sharing(&self, atlas: HttpAtlas, polls: bool) -> HttpAtlas {
         atlas.sharing(
             self.read_cache(),
             self.clock.clone(),
             self.settings.polling.atlas_every,
+            polls,
         )
     }
 

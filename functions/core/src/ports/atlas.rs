@@ -19,7 +19,7 @@ use atlas_api::{AtlasClient, AtlasError, RetryPolicy};
 use clock::SharedClock;
 
 use super::read_cache::DynamoReadCache;
-use super::shared_reads::read_through;
+use super::shared_reads::{Reader, read_through};
 
 /// The Atlas calls the steps decide with. Each method means what the
 /// [`AtlasClient`] method of the same name does; [`HttpAtlas`] is that implementation.
@@ -143,8 +143,8 @@ struct SharedReads {
     cache: DynamoReadCache,
     clock: SharedClock,
     max_age: Duration,
-    /// Who holds a lease: unique per port, so a release never frees another reader's lease.
-    holder: String,
+    /// Who reads: unique per port, so a release never frees another reader's lease.
+    reader: Reader,
 }
 
 impl HttpAtlas {
@@ -166,22 +166,38 @@ impl HttpAtlas {
 
     /// The same port, its `…_shared` reads shared through `cache` with answers at most
     /// `max_age` old (the polling cadence); `None` (a stack without the table): not shared.
+    /// A port that `polls` keeps the lease of each read for its next one (see
+    /// [`Reader::polling`]) and must be [`stop_sharing`](Self::stop_sharing)ed when done.
     pub fn sharing(
         self,
         cache: Option<DynamoReadCache>,
         clock: SharedClock,
         max_age: Duration,
+        polls: bool,
     ) -> Self {
+        let holder = format!("{:016x}", rand::random::<u64>());
         Self {
             shared: cache.map(|cache| {
                 Arc::new(SharedReads {
                     cache,
                     clock,
                     max_age,
-                    holder: format!("{:016x}", rand::random::<u64>()),
+                    reader: if polls {
+                        Reader::polling(holder)
+                    } else {
+                        Reader::once(holder)
+                    },
                 })
             }),
             ..self
+        }
+    }
+
+    /// Gives back the leases a polling port kept: call it when the poll ends, however it
+    /// ends, so other executions waiting on the same object read it at once.
+    pub async fn stop_sharing(&self) {
+        if let Some(shared) = &self.shared {
+            shared.reader.stop(&shared.cache).await;
         }
     }
 
@@ -206,7 +222,7 @@ impl HttpAtlas {
             &shared.cache,
             shared.clock.as_ref(),
             shared.max_age,
-            &shared.holder,
+            &shared.reader,
             &key,
             fetch,
         )

@@ -2,8 +2,8 @@
 //! `atlas-read#…` (see [`crate::ports::shared_reads`]).
 //!
 //! One item per Atlas object: `body` (the answer, JSON), `fetchedAt` (epoch milliseconds of the
-//! read), `leaseUntil` and `leaseHolder` while a reader is asking Atlas, and `expiresAt` (epoch
-//! seconds) for DynamoDB's TTL. Reads are strongly consistent, so a reader sees the answer the
+//! read), `leaseUntil` and `leaseHolder` while a reader is asking Atlas (or, polling, keeps the
+//! next read), and `expiresAt` (epoch seconds) for DynamoDB's TTL. Reads are strongly consistent, so a reader sees the answer the
 //! lease holder wrote a moment ago (an eventually consistent read may miss a write made within
 //! the last second: DynamoDB developer guide, "Read consistency").
 
@@ -100,6 +100,10 @@ impl ReadCache for DynamoReadCache {
             },
             fetched_at: item.get("fetchedAt").and_then(from_millis),
             lease_until: item.get("leaseUntil").and_then(from_millis),
+            lease_holder: match item.get("leaseHolder") {
+                Some(AttributeValue::S(holder)) => Some(holder.clone()),
+                _ => None,
+            },
         }))
     }
 
@@ -128,21 +132,36 @@ impl ReadCache for DynamoReadCache {
         conditional(update).await
     }
 
-    async fn put(&self, key: &str, body: &str, fetched_at: SystemTime) -> Result<(), StepError> {
+    async fn put(
+        &self,
+        key: &str,
+        body: &str,
+        fetched_at: SystemTime,
+        keep: Option<(&str, SystemTime)>,
+    ) -> Result<bool, StepError> {
         let update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(key))
-            .update_expression(
-                "SET body = :body, fetchedAt = :at, expiresAt = :ttl REMOVE leaseUntil, leaseHolder",
-            )
             .condition_expression("attribute_not_exists(fetchedAt) OR fetchedAt < :at")
             .expression_attribute_values(":body", s(body))
             .expression_attribute_values(":at", n(millis(fetched_at)))
             .expression_attribute_values(":ttl", expires(fetched_at));
+        let update = match keep {
+            Some((holder, until)) => update
+                .update_expression(
+                    "SET body = :body, fetchedAt = :at, expiresAt = :ttl, \
+                     leaseUntil = :until, leaseHolder = :me",
+                )
+                .expression_attribute_values(":until", n(millis(until)))
+                .expression_attribute_values(":me", s(holder)),
+            None => update.update_expression(
+                "SET body = :body, fetchedAt = :at, expiresAt = :ttl REMOVE leaseUntil, leaseHolder",
+            ),
+        };
         // Refused: a newer answer is there already.
-        conditional(update).await.map(drop)
+        conditional(update).await
     }
 
     async fn release(&self, key: &str, holder: &str) -> Result<(), StepError> {

@@ -17,6 +17,13 @@
 //! the lease and the next reader tries. The cache never blocks a provisioning: when DynamoDB
 //! fails, the reader reads Atlas directly.
 //!
+//! A reader that polls ([`Reader::polling`]) keeps the lease with the answer it writes, until
+//! one cadence and [`LEASE_FOR`] later, and makes its next read without taking the lease
+//! again; it gives the lease back when it stops polling ([`Reader::stop`]). So a lone poller
+//! pays one read and one write per Atlas read instead of one read and two writes (issue 15:
+//! the lease write was a tenth of a run's cost), and readers that arrive while it polls wait
+//! for its answer as they would for any lease holder's.
+//!
 //! What is kept: the cluster description the steps read (state, type, regions, connection
 //! strings: host names and options, never credentials) and endpoint-service descriptions,
 //! under a key naming the Atlas identity that read them (the service account's client id or
@@ -29,7 +36,9 @@
 //! check's cluster read. A read-modify-write (the remote-region list) and the first contact
 //! with Atlas of a new request (validation proves its credentials) read Atlas directly.
 
+use std::collections::BTreeSet;
 use std::future::Future;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use atlas_api::AtlasError;
@@ -58,6 +67,8 @@ pub struct CachedRead {
     pub fetched_at: Option<SystemTime>,
     /// Until when a reader holds the lease to read Atlas.
     pub lease_until: Option<SystemTime>,
+    /// Who holds (or last held) the lease.
+    pub lease_holder: Option<String>,
 }
 
 impl CachedRead {
@@ -73,6 +84,67 @@ impl CachedRead {
     /// Whether somebody holds the lease at `now`.
     fn leased(&self, now: SystemTime) -> bool {
         self.lease_until.is_some_and(|until| until > now)
+    }
+
+    /// Whether `holder` holds the lease at `now`.
+    fn leased_to(&self, holder: &str, now: SystemTime) -> bool {
+        self.leased(now) && self.lease_holder.as_deref() == Some(holder)
+    }
+}
+
+/// One reader of the shared reads: who it is, whether it polls, and the leases it kept.
+#[derive(Debug)]
+pub struct Reader {
+    holder: String,
+    polls: bool,
+    kept: Mutex<BTreeSet<String>>,
+}
+
+impl Reader {
+    /// A reader that reads once: it frees each lease with its answer.
+    pub fn once(holder: impl Into<String>) -> Self {
+        Self::new(holder.into(), false)
+    }
+
+    /// A reader that polls: it keeps each lease with its answer for its next read, and gives
+    /// them back with [`Reader::stop`].
+    pub fn polling(holder: impl Into<String>) -> Self {
+        Self::new(holder.into(), true)
+    }
+
+    fn new(holder: String, polls: bool) -> Self {
+        Self {
+            holder,
+            polls,
+            kept: Mutex::default(),
+        }
+    }
+
+    /// Who holds its leases: unique per reader, so a release never frees another's lease.
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    /// Gives back the leases it kept: it will not read again, and readers waiting for its
+    /// next answer read Atlas themselves at once. Failures are logged (the leases lapse).
+    pub async fn stop(&self, cache: &impl ReadCache) {
+        let kept = std::mem::take(&mut *self.kept_keys());
+        for key in kept {
+            if let Err(e) = cache.release(&key, &self.holder).await {
+                tracing::warn!(key, error = %e, "shared read: lease not given back");
+            }
+        }
+    }
+
+    fn kept_keys(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Until when an answer read at `fetched_at` keeps the lease (`None`: it frees it).
+    fn keeps_until(&self, fetched_at: SystemTime, max_age: Duration) -> Option<SystemTime> {
+        self.polls.then(|| fetched_at + max_age + LEASE_FOR)
     }
 }
 
@@ -93,14 +165,15 @@ pub trait ReadCache: Sync {
         fresh_after: SystemTime,
     ) -> impl Future<Output = Result<bool, StepError>> + Send;
 
-    /// Writes the answer read at `fetched_at` and frees the lease, unless a newer answer is
-    /// there already.
+    /// Writes the answer read at `fetched_at`, unless a newer answer is there already (then
+    /// `false`). With `keep`, `holder` keeps the lease until that time; without, it is freed.
     fn put(
         &self,
         key: &str,
         body: &str,
         fetched_at: SystemTime,
-    ) -> impl Future<Output = Result<(), StepError>> + Send;
+        keep: Option<(&str, SystemTime)>,
+    ) -> impl Future<Output = Result<bool, StepError>> + Send;
 
     /// Frees the lease if `holder` has it.
     fn release(
@@ -116,7 +189,7 @@ pub async fn read_through<C, T, F, Fut>(
     cache: &C,
     clock: &dyn Clock,
     max_age: Duration,
-    holder: &str,
+    reader: &Reader,
     key: &str,
     fetch: F,
 ) -> Result<T, AtlasError>
@@ -138,9 +211,16 @@ where
         if let Some(answer) = entry.fresh(fresh_after).and_then(|b| decode(key, b)) {
             return Ok(answer);
         }
+        // Kept from our previous read: no need to take it again.
+        if entry.leased_to(&reader.holder, now) {
+            return read_and_share(cache, clock, max_age, reader, key, fetch).await;
+        }
         if !entry.leased(now) {
-            match cache.take_lease(key, holder, now, fresh_after).await {
-                Ok(true) => return read_and_share(cache, clock, holder, key, fetch).await,
+            match cache
+                .take_lease(key, &reader.holder, now, fresh_after)
+                .await
+            {
+                Ok(true) => return read_and_share(cache, clock, max_age, reader, key, fetch).await,
                 // Somebody took it, or answered, in between: look again.
                 Ok(false) => {}
                 Err(e) => return uncached(key, &e, fetch).await,
@@ -163,12 +243,13 @@ where
     fetch().await
 }
 
-/// Reads Atlas as the lease holder and shares the answer; an error frees the lease for the
-/// next reader.
+/// Reads Atlas as the lease holder and shares the answer (a poller keeps the lease with it);
+/// an error frees the lease for the next reader.
 async fn read_and_share<C, T, F, Fut>(
     cache: &C,
     clock: &dyn Clock,
-    holder: &str,
+    max_age: Duration,
+    reader: &Reader,
     key: &str,
     fetch: F,
 ) -> Result<T, AtlasError>
@@ -178,21 +259,43 @@ where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, AtlasError>>,
 {
+    let holder = reader.holder.as_str();
     let fetched_at = clock.now();
     let answer = fetch().await;
-    let shared = match &answer {
+    let keep = reader
+        .keeps_until(fetched_at, max_age)
+        .map(|until| (holder, until));
+    // Whether the lease may still be ours after this: to give back on stop.
+    let ours = match &answer {
         Ok(value) => match serde_json::to_string(value) {
-            Ok(body) => cache.put(key, &body, fetched_at).await,
+            // Kept, or (refused: a newer answer is there) left as it was.
+            Ok(body) => cache
+                .put(key, &body, fetched_at, keep)
+                .await
+                .map(|_| keep.is_some()),
             Err(e) => {
                 tracing::warn!(key, error = %e, "shared read: answer not encodable");
-                cache.release(key, holder).await
+                cache.release(key, holder).await.map(|()| false)
             }
         },
-        Err(_) => cache.release(key, holder).await,
+        Err(_) => cache.release(key, holder).await.map(|()| false),
     };
-    if let Err(e) = shared {
-        tracing::warn!(key, error = %e, "shared read: answer not shared");
+    let mut kept = reader.kept_keys();
+    match ours {
+        Ok(true) => {
+            kept.insert(key.to_owned());
+        }
+        Ok(false) => {
+            kept.remove(key);
+        }
+        Err(e) => {
+            // The release is conditional on the holder: giving back on stop never frees
+            // another reader's lease.
+            kept.insert(key.to_owned());
+            tracing::warn!(key, error = %e, "shared read: answer not shared");
+        }
     }
+    drop(kept);
     answer
 }
 
@@ -229,6 +332,8 @@ mod tests {
     struct MemoryCache {
         items: std::sync::Mutex<HashMap<String, CachedRead>>,
         broken: bool,
+        /// Conditional writes tried (DynamoDB bills refused ones too).
+        writes: AtomicUsize,
     }
 
     fn down() -> StepError {
@@ -246,33 +351,48 @@ mod tests {
         async fn take_lease(
             &self,
             key: &str,
-            _holder: &str,
+            holder: &str,
             now: SystemTime,
             fresh_after: SystemTime,
         ) -> Result<bool, StepError> {
+            self.writes.fetch_add(1, Ordering::SeqCst);
             let mut items = lock(&self.items);
             let item = items.entry(key.to_owned()).or_default();
             if item.leased(now) || item.fetched_at.is_some_and(|t| t > fresh_after) {
                 return Ok(false);
             }
             item.lease_until = Some(now + LEASE_FOR);
+            item.lease_holder = Some(holder.to_owned());
             Ok(true)
         }
 
-        async fn put(&self, key: &str, body: &str, at: SystemTime) -> Result<(), StepError> {
+        async fn put(
+            &self,
+            key: &str,
+            body: &str,
+            at: SystemTime,
+            keep: Option<(&str, SystemTime)>,
+        ) -> Result<bool, StepError> {
+            self.writes.fetch_add(1, Ordering::SeqCst);
             let mut items = lock(&self.items);
             let item = items.entry(key.to_owned()).or_default();
-            if item.fetched_at.is_none_or(|t| t < at) {
-                item.body = Some(body.to_owned());
-                item.fetched_at = Some(at);
-                item.lease_until = None;
+            if item.fetched_at.is_some_and(|t| t >= at) {
+                return Ok(false);
             }
-            Ok(())
+            item.body = Some(body.to_owned());
+            item.fetched_at = Some(at);
+            item.lease_holder = keep.map(|(holder, _)| holder.to_owned());
+            item.lease_until = keep.map(|(_, until)| until);
+            Ok(true)
         }
 
-        async fn release(&self, key: &str, _holder: &str) -> Result<(), StepError> {
-            if let Some(item) = lock(&self.items).get_mut(key) {
+        async fn release(&self, key: &str, holder: &str) -> Result<(), StepError> {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            if let Some(item) = lock(&self.items).get_mut(key)
+                && item.lease_holder.as_deref() == Some(holder)
+            {
                 item.lease_until = None;
+                item.lease_holder = None;
             }
             Ok(())
         }
@@ -331,8 +451,21 @@ mod tests {
         (clock, MemoryCache::default(), atlas)
     }
 
+    /// One read by a reader that reads once.
     async fn read(cache: &MemoryCache, atlas: &Atlas, holder: &str) -> Result<usize, AtlasError> {
-        read_through(cache, &atlas.clock, CADENCE, holder, "k", || atlas.read()).await
+        read_by(cache, atlas, &Reader::once(holder)).await
+    }
+
+    async fn read_by(
+        cache: &MemoryCache,
+        atlas: &Atlas,
+        reader: &Reader,
+    ) -> Result<usize, AtlasError> {
+        read_through(cache, &atlas.clock, CADENCE, reader, "k", || atlas.read()).await
+    }
+
+    fn writes(cache: &MemoryCache) -> usize {
+        cache.writes.load(Ordering::SeqCst)
     }
 
     #[tokio::test]
@@ -367,6 +500,76 @@ mod tests {
             let spent = clock.since(started);
             clock.sleep(CADENCE.saturating_sub(spent)).await;
         }
+        assert_eq!(writes(&cache), 8, "a lease and an answer per read");
+    }
+
+    #[tokio::test]
+    async fn a_lone_poller_writes_once_per_atlas_read_and_gives_the_lease_back() {
+        let (clock, cache, atlas) = world();
+        let poller = Reader::polling("p");
+        for expected in 1..=4 {
+            let started = clock.now();
+            assert_eq!(read_by(&cache, &atlas, &poller).await.ok(), Some(expected));
+            let spent = clock.since(started);
+            clock.sleep(CADENCE.saturating_sub(spent)).await;
+        }
+        assert_eq!(writes(&cache), 5, "one lease, then an answer per read");
+        poller.stop(&cache).await;
+        assert_eq!(writes(&cache), 6);
+        let item = cache.get("k").await.ok().flatten().unwrap_or_default();
+        assert_eq!((item.lease_until, item.lease_holder), (None, None));
+        poller.stop(&cache).await;
+        assert_eq!(writes(&cache), 6, "nothing more to give back");
+    }
+
+    #[tokio::test]
+    async fn readers_wait_for_the_pollers_next_answer() {
+        let (clock, cache, atlas) = world();
+        let poller = Reader::polling("p");
+        assert_eq!(read_by(&cache, &atlas, &poller).await.ok(), Some(1));
+        clock.sleep(CADENCE).await;
+        // The answer is stale; the poller comes back a moment after the other reader.
+        let other = clock.participate(read(&cache, &atlas, "b"));
+        let again = clock.participate(async {
+            clock.sleep(Duration::from_millis(100)).await;
+            read_by(&cache, &atlas, &poller).await
+        });
+        let (other, again) = futures::future::join(other, again).await;
+        assert_eq!((other.ok(), again.ok()), (Some(2), Some(2)));
+        assert_eq!(atlas.reads(), 2);
+    }
+
+    #[tokio::test]
+    async fn after_a_poller_stops_the_next_reader_reads_at_once() {
+        let (clock, cache, atlas) = world();
+        let poller = Reader::polling("p");
+        assert_eq!(read_by(&cache, &atlas, &poller).await.ok(), Some(1));
+        poller.stop(&cache).await;
+        clock.sleep(CADENCE).await;
+        let started = clock.now();
+        assert_eq!(read(&cache, &atlas, "b").await.ok(), Some(2));
+        assert_eq!(clock.since(started), atlas.takes, "no wait for the lease");
+    }
+
+    #[tokio::test]
+    async fn a_poller_that_died_holds_readers_up_until_its_lease_lapses() {
+        let (clock, cache, atlas) = world();
+        assert_eq!(
+            read_by(&cache, &atlas, &Reader::polling("dead")).await.ok(),
+            Some(1)
+        );
+        clock.sleep(CADENCE).await;
+        // Kept for one cadence and LEASE_FOR after its read: readers take its last answer.
+        let started = clock.now();
+        assert_eq!(
+            read(&cache, &atlas, "b").await.ok(),
+            Some(1),
+            "the recent one"
+        );
+        assert!(clock.since(started) >= CADENCE);
+        clock.sleep(LEASE_FOR).await;
+        assert_eq!(read(&cache, &atlas, "b").await.ok(), Some(2), "lapsed");
+        assert_eq!(atlas.reads(), 2);
     }
 
     #[tokio::test]
@@ -435,7 +638,7 @@ mod tests {
     async fn an_answer_that_does_not_decode_is_read_again() {
         let (clock, cache, atlas) = world();
         cache
-            .put("k", "{\"not\": \"a number\"}", clock.now())
+            .put("k", "{\"not\": \"a number\"}", clock.now(), None)
             .await
             .ok();
         assert_eq!(read(&cache, &atlas, "a").await.ok(), Some(1));

@@ -231,7 +231,9 @@ pub async fn get_service_name(
     needs(&work.service, "service")?;
     let atlas = ctx.polling_atlas(&work.request).await?;
     let claims = ctx.claims().map(DynamoClaims::new);
-    service_name(ctx, &atlas, claims.as_ref(), &work).await
+    let named = service_name(ctx, &atlas, claims.as_ref(), &work).await;
+    atlas.stop_sharing().await;
+    named
 }
 
 /// [`get_service_name`] over any [`Atlas`] and [`Claims`] (none: the stack has no claims

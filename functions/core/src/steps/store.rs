@@ -293,8 +293,9 @@ pub async fn store_connection_strings(
     let atlas = ctx.polling_atlas(request).await?;
     // Read first: a bad database-user secret fails before any polling.
     let db_user = database_user(ctx, request).await?;
-    let (content, sets) =
-        connection_strings(ctx, &atlas, request, &vpce_ids, db_user.clone()).await?;
+    let polled = connection_strings(ctx, &atlas, request, &vpce_ids, db_user.clone()).await;
+    atlas.stop_sharing().await;
+    let (content, sets) = polled?;
     // The secret's clients (and the target role) only once there is something to write.
     let (role, region) = secret_location(request);
     let secrets = SdkSecrets::new(ctx.aws.for_region(role, region).await?.secrets);

@@ -247,7 +247,7 @@ impl Item {
 /// See [`Inspection`].
 pub async fn inspect(ctx: &Context, plan: Plan) -> Result<Inspection, StepError> {
     let request = &plan.request;
-    let atlas = ctx.sharing(HttpAtlas::new(ctx.atlas(request).await?));
+    let atlas = ctx.sharing(HttpAtlas::new(ctx.atlas(request).await?), false);
     let role = request.aws.role_arn.as_deref();
     let mut ec2s = Vec::with_capacity(plan.endpoints.len());
     for endpoint in &plan.endpoints {
