@@ -1,6 +1,7 @@
 //! Section 2: detection lag, Atlas calls, transitions and cost per run of `provision.asl.json`
 //! under seeded provisioning delays, beside the polling cadences the peers publish.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -74,9 +75,9 @@ pub struct DesignFigures {
     /// Provisioning time per run (simulated seconds).
     pub total: Vec<f64>,
     /// Atlas requests per operation, summed over the runs (ours only).
-    pub by_operation: std::collections::BTreeMap<String, u64>,
+    pub by_operation: BTreeMap<String, u64>,
     /// DynamoDB calls per `dynamodb:Action`, summed over the runs (ours only).
-    pub dynamo_by_action: std::collections::BTreeMap<String, u64>,
+    pub dynamo_by_action: BTreeMap<String, u64>,
 }
 
 /// A peer's published polling cadence.
@@ -192,11 +193,15 @@ pub struct DynamoCalls {
 impl DynamoCalls {
     /// The calls the front has seen so far.
     pub fn of(stack: &DevStack) -> Self {
-        let models = stack.models();
-        let reads = models.calls("dynamodb:GetItem");
+        Self::from_actions(&stack.models().calls_by_action("dynamodb:"))
+    }
+
+    /// The calls of a count per `dynamodb:Action`.
+    pub fn from_actions(actions: &BTreeMap<String, u64>) -> Self {
+        let reads = actions.get("dynamodb:GetItem").copied().unwrap_or(0);
         Self {
             reads,
-            writes: models.calls("dynamodb:").saturating_sub(reads),
+            writes: actions.values().sum::<u64>().saturating_sub(reads),
         }
     }
 
@@ -219,6 +224,16 @@ impl DynamoCalls {
     pub fn total(self) -> u64 {
         self.reads + self.writes
     }
+}
+
+/// `name mean, …` of counts summed over `runs` runs.
+fn means(counts: &BTreeMap<String, u64>, runs: usize) -> String {
+    let runs = runs.max(1) as f64;
+    counts
+        .iter()
+        .map(|(name, n)| format!("{name} {:.1}", *n as f64 / runs))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Cost of one run: Step Functions, Lambda and DynamoDB.
@@ -356,14 +371,16 @@ async fn one_run(
     ));
     let runner = provision_runner(invoker.clone(), &lab.clock)?;
     let before = lab.sim.counters();
-    let dynamo_before = DynamoCalls::of(&lab.stack);
-    let actions_before = lab.stack.models().calls_by_action("dynamodb:");
+    let dynamo_before = lab.stack.models().calls_by_action("dynamodb:");
     let result = execute(&runner, request, &format!("bench-lag-{i}")).await;
     let after = lab.sim.counters();
-    let dynamo = DynamoCalls::of(&lab.stack).since(dynamo_before);
-    for (action, n) in lab.stack.models().calls_by_action("dynamodb:") {
-        let diff = n.saturating_sub(actions_before.get(&action).copied().unwrap_or(0));
-        *figures.dynamo_by_action.entry(action).or_default() += diff;
+    let mut dynamo_run = lab.stack.models().calls_by_action("dynamodb:");
+    for (action, n) in &mut dynamo_run {
+        *n = n.saturating_sub(dynamo_before.get(action).copied().unwrap_or(0));
+    }
+    let dynamo = DynamoCalls::from_actions(&dynamo_run);
+    for (action, n) in dynamo_run {
+        *figures.dynamo_by_action.entry(action).or_default() += n;
     }
     if let Some(why) = failure(&result) {
         return Err(format!("lag run {i} failed: {why}"));
@@ -523,27 +540,17 @@ pub fn table(figures: &[DesignFigures], seed: u64, runs: usize) -> String {
         );
     }
     if let Some(ours) = figures.first() {
-        let per_run: Vec<String> = ours
-            .by_operation
-            .iter()
-            .map(|(op, n)| format!("{op} {:.1}", *n as f64 / runs.max(1) as f64))
-            .collect();
         let _ = writeln!(
             out,
             "\nOur Atlas calls per run by operation (mean): {}",
-            per_run.join(", ")
+            means(&ours.by_operation, runs)
         );
         for design in figures.iter().filter(|d| !d.dynamo_by_action.is_empty()) {
-            let per_run: Vec<String> = design
-                .dynamo_by_action
-                .iter()
-                .map(|(op, n)| format!("{op} {:.1}", *n as f64 / runs.max(1) as f64))
-                .collect();
             let _ = writeln!(
                 out,
                 "Our DynamoDB calls per run by action (mean; {}): {}",
                 design.name,
-                per_run.join(", ")
+                means(&design.dynamo_by_action, runs)
             );
         }
     }
