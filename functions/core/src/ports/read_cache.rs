@@ -37,6 +37,14 @@ impl DynamoReadCache {
             table: table.into(),
         }
     }
+
+    /// An update of `key`'s item, to be given its expressions.
+    fn update(&self, key: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+    }
 }
 
 fn millis(t: SystemTime) -> i64 {
@@ -115,10 +123,7 @@ impl ReadCache for DynamoReadCache {
         fresh_after: SystemTime,
     ) -> Result<bool, StepError> {
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key))
+            .update(key)
             .update_expression("SET leaseUntil = :until, leaseHolder = :me, expiresAt = :ttl")
             .condition_expression(
                 "(attribute_not_exists(leaseUntil) OR leaseUntil <= :now) AND \
@@ -140,10 +145,7 @@ impl ReadCache for DynamoReadCache {
         keep: Option<(&str, SystemTime)>,
     ) -> Result<bool, StepError> {
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key))
+            .update(key)
             .condition_expression("attribute_not_exists(fetchedAt) OR fetchedAt < :at")
             .expression_attribute_values(":body", s(body))
             .expression_attribute_values(":at", n(millis(fetched_at)))
@@ -166,10 +168,7 @@ impl ReadCache for DynamoReadCache {
 
     async fn release(&self, key: &str, holder: &str) -> Result<(), StepError> {
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(key))
+            .update(key)
             .update_expression("REMOVE leaseUntil, leaseHolder")
             .condition_expression("leaseHolder = :me")
             .expression_attribute_values(":me", s(holder));
