@@ -332,7 +332,8 @@ mod tests {
     struct MemoryCache {
         items: std::sync::Mutex<HashMap<String, CachedRead>>,
         broken: bool,
-        /// Conditional writes tried (DynamoDB bills refused ones too).
+        /// Conditional writes tried: DynamoDB consumes write capacity for refused ones too
+        /// (developer guide, "Condition expressions"; aws-powertools/powertools-lambda-typescript#1573).
         writes: AtomicUsize,
     }
 
